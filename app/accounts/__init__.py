@@ -1,0 +1,1 @@
+"""People, organisations, signup, magic links, preferences."""

@@ -1,0 +1,264 @@
+"""Decisions about people: signup, magic links, preferences, export, deletion.
+
+Functions add to the session and leave the commit to the caller, so that the
+Delivery row commits with the change that caused it (invariant 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from app import clock, links, queues
+from app.accounts.errors import NotFound, TokenInvalid
+from app.accounts.models import (
+    LANGUAGES,
+    ORGANISATION_KINDS,
+    Cohort,
+    Enrollment,
+    LoginToken,
+    Organisation,
+    Person,
+)
+from app.extensions import db
+from app.outbox import service as outbox
+from app.outbox.models import Delivery
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _issue_token(person: Person, purpose: str, next_path: str | None = None) -> tuple[LoginToken, str]:
+    now = clock.now()
+    raw = secrets.token_urlsafe(32)
+    token = LoginToken(
+        person_id=person.id,
+        token_hash=_hash(raw),
+        purpose=purpose,
+        next_path=links.safe_next(next_path),
+        created_at=now,
+        expires_at=now + timedelta(minutes=current_app.config["LOGIN_TOKEN_MINUTES"]),
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, raw
+
+
+def _send_link(person: Person, template: str, purpose: str, next_path: str | None = None) -> None:
+    token, raw = _issue_token(person, purpose, next_path)
+    outbox.queue_email(
+        person,
+        template,
+        stream="transactional",
+        key=f"{person.id}:auth:{purpose}:{token.id}",
+        params={
+            "minutes": current_app.config["LOGIN_TOKEN_MINUTES"],
+            "login_url": links.url("/login"),
+        },
+        # The raw token rests only sealed, and is wiped once the email is sent.
+        secret_params={"link": links.url(f"/auth/{raw}")},
+        queue=queues.LOGIN,
+    )
+
+
+def request_signup(data: dict) -> Person:
+    """A signup form was submitted. New or unconfirmed: (re)send the confirmation.
+    Already confirmed: send a sign-in link instead and change nothing, so the
+    page and status are the same either way (no account enumeration)."""
+    now = clock.now()
+    email = data["email"]
+    person = Person.by_email(email)
+    if person is not None and person.status == "active":
+        _send_link(person, "already_registered", "login")
+        return person
+    if person is None:
+        person = Person(email=email, status="pending", created_at=now)
+        db.session.add(person)
+    person.name = data["name"].strip()
+    person.timezone = data["timezone"]
+    person.language = data.get("language") or "en"
+    person.situation = (data.get("situation") or "").strip()
+    person.consented_at = now
+    organisation = person.organisation or Organisation(created_at=now)
+    organisation.name = data["organisation"].strip()
+    organisation.kind = data["organisation_kind"]
+    organisation.size = data["organisation_size"]
+    if person.organisation is None:
+        db.session.add(organisation)
+        person.organisation = organisation
+    db.session.flush()
+    _send_link(person, "confirm_signup", "confirm")
+    return person
+
+
+def request_login(email: str, next_path: str | None = None) -> None:
+    """Send a sign-in link to a known address; unknown addresses get nothing,
+    and the caller shows the same page either way."""
+    person = Person.by_email(email)
+    if person is None:
+        return
+    if person.status == "pending":
+        _send_link(person, "confirm_signup", "confirm", next_path)
+    else:
+        _send_link(person, "login_link", "login", next_path)
+
+
+def peek_token(raw: str) -> LoginToken:
+    """The token a link names, without using it (GET and HEAD must not)."""
+    token = db.session.scalar(select(LoginToken).where(LoginToken.token_hash == _hash(raw)))
+    if token is None:
+        raise TokenInvalid("This link is not valid. Ask for a new one below.")
+    if token.used_at is not None:
+        raise TokenInvalid("This link has already been used. Ask for a new one below.")
+    if token.expires_at <= clock.now():
+        raise TokenInvalid("This link has expired. Ask for a new one below.")
+    return token
+
+
+def consume_token(raw: str) -> tuple[Person, str | None]:
+    """Use a magic link: one conditional UPDATE, so a link works exactly once
+    even when two requests race. Confirms a pending signup. Caller commits."""
+    now = clock.now()
+    result = db.session.execute(
+        update(LoginToken)
+        .where(
+            LoginToken.token_hash == _hash(raw),
+            LoginToken.used_at.is_(None),
+            LoginToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        peek_token(raw)  # raises with the precise reason
+        raise TokenInvalid("This link is not valid. Ask for a new one below.")
+    token = db.session.scalar(select(LoginToken).where(LoginToken.token_hash == _hash(raw)))
+    person = db.session.get(Person, token.person_id)
+    if person.status == "pending":
+        confirm(person)
+    person.last_login_at = now
+    return person, token.next_path
+
+
+def cohort_for(moment: datetime) -> Cohort:
+    """The cohort of a month, created on first use."""
+    name = moment.strftime("%Y-%m")
+    cohort = db.session.scalar(select(Cohort).where(Cohort.name == name))
+    if cohort is None:
+        cohort = Cohort(name=name, starts_on=date(moment.year, moment.month, 1), created_at=clock.now())
+        db.session.add(cohort)
+        db.session.flush()
+    return cohort
+
+
+def confirm(person: Person) -> None:
+    """Double opt-in done: the champion joins the cohort of their signup month."""
+    now = clock.now()
+    person.status = "active"
+    person.confirmed_at = now
+    person.is_champion = True
+    existing = db.session.scalar(select(Enrollment).where(Enrollment.person_id == person.id))
+    if existing is None:
+        db.session.add(
+            Enrollment(person_id=person.id, cohort_id=cohort_for(person.created_at).id, enrolled_at=now)
+        )
+
+
+def update_preferences(person: Person, data: dict) -> None:
+    person.name = data["name"].strip()
+    person.timezone = data["timezone"]
+    person.language = data["language"]
+    person.situation = (data.get("situation") or "").strip()
+    person.paused_until = data.get("paused_until")
+    if person.organisation is None:
+        person.organisation = Organisation(created_at=clock.now())
+        db.session.add(person.organisation)
+    person.organisation.name = data["organisation"].strip()
+    person.organisation.kind = data["organisation_kind"]
+    person.organisation.size = data["organisation_size"]
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_data(person: Person) -> dict:
+    """Everything Hearth holds about a person, as JSON-ready data."""
+    enrollment = db.session.scalar(select(Enrollment).where(Enrollment.person_id == person.id))
+    deliveries = db.session.scalars(
+        select(Delivery).where(Delivery.person_id == person.id).order_by(Delivery.created_at)
+    ).all()
+    org = person.organisation
+    return {
+        "exported_at": clock.now().isoformat(),
+        "person": {
+            "name": person.name,
+            "email": person.email,
+            "timezone": person.timezone,
+            "language": LANGUAGES.get(person.language, person.language),
+            "roles": person.roles,
+            "status": person.status,
+            "situation": person.situation,
+            "paused_until": _iso(person.paused_until),
+            "signed_up_at": _iso(person.created_at),
+            "consented_at": _iso(person.consented_at),
+            "confirmed_at": _iso(person.confirmed_at),
+            "last_login_at": _iso(person.last_login_at),
+        },
+        "organisation": {
+            "name": org.name,
+            "kind": ORGANISATION_KINDS.get(org.kind, org.kind),
+            "size": org.size,
+        }
+        if org
+        else None,
+        "cohort": enrollment.cohort.name if enrollment else None,
+        "emails": [
+            {
+                "template": d.template,
+                "stream": d.stream,
+                "subject": d.subject,
+                "status": d.status,
+                "created_at": _iso(d.created_at),
+                "sent_at": _iso(d.sent_at),
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def delete_account(person_id: int) -> None:
+    """Remove personal data and cancel everything pending. Sent-mail rows stay
+    for the programme's counts, with the address and content removed."""
+    person = db.session.get(Person, person_id)
+    if person is None:
+        raise NotFound("No such person.")
+    outbox.cancel_pending_for(person_id, "account deleted")
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.person_id == person_id)
+        .values(to_email="deleted@invalid", params={}, subject=None, secret_params=None, person_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(delete(LoginToken).where(LoginToken.person_id == person_id))
+    db.session.execute(delete(Enrollment).where(Enrollment.person_id == person_id))
+    org = person.organisation
+    db.session.delete(person)
+    db.session.flush()
+    if org is not None:
+        still_used = db.session.scalar(select(Person.id).where(Person.organisation_id == org.id))
+        if still_used is None:
+            db.session.delete(org)
+
+
+def make_coordinator(email: str) -> Person:
+    person = Person.by_email(email)
+    if person is None:
+        raise NotFound(f"No one with the address {email.strip().lower()} has signed up.")
+    person.is_coordinator = True
+    return person

@@ -1,0 +1,124 @@
+"""Flask CLI: every coordinator action has a twin here (DESIGN.md)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app import clock, queues
+from app.accounts import service as accounts
+from app.accounts.errors import NotFound
+from app.accounts.models import Enrollment, Person
+from app.extensions import db
+from app.outbox.models import Delivery
+from app.tick import tick
+
+people_cli = AppGroup("people", help="People and their roles.")
+
+
+@people_cli.command("make-coordinator")
+@click.argument("email")
+def make_coordinator(email: str) -> None:
+    """Give EMAIL the coordinator role (they sign in by magic link)."""
+    try:
+        person = accounts.make_coordinator(email)
+    except NotFound as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{person.email} is now a coordinator.")
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    if not current_app.config["ALLOW_TIME_TRAVEL"]:
+        raise click.ClickException("--now needs ALLOW_TIME_TRAVEL=1 in the environment.")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise click.ClickException(f"--now {value!r} is not an ISO 8601 time: {error}") from error
+    if moment.tzinfo is None:
+        raise click.ClickException("--now needs a zone, for example 2027-01-04T09:00:00+01:00")
+    return moment
+
+
+def drain() -> int:
+    """Run every queued job in this process until the queues are empty."""
+    from rq import SimpleWorker
+
+    connection = queues.connection()
+    ran = 0
+    while any(queues.queue(name).count for name in queues.ALL):
+        worker = SimpleWorker([queues.queue(name) for name in queues.ALL], connection=connection)
+        worker.work(burst=True, with_scheduler=False)
+        ran += 1
+        db.session.remove()
+        tick()  # retries made due by the jobs, and follow-up deliveries
+    return ran
+
+
+@click.command("tick")
+@click.option("--now", "now_text", help="Pretend it is this time (needs ALLOW_TIME_TRAVEL).")
+@click.option("--drain", "do_drain", is_flag=True, help="Also run the jobs it enqueues, here.")
+def tick_command(now_text: str | None, do_drain: bool) -> None:
+    """Run what is due now: journeys, retries, stale sends."""
+    moment = _parse_now(now_text)
+    if moment is not None:
+        clock.set(moment)
+    report = tick()
+    click.echo(f"tick at {clock.now().isoformat()}: {report}")
+    if do_drain:
+        drain()
+        click.echo("queues drained")
+
+
+export_cli = AppGroup("export", help="CSV exports with a header row.")
+
+
+def _writer():
+    return csv.writer(sys.stdout, lineterminator="\n")
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+@export_cli.command("people")
+def export_people() -> None:
+    out = _writer()
+    out.writerow(["id", "email", "name", "status", "roles", "timezone", "language",
+                  "organisation", "organisation_kind", "organisation_size", "cohort",
+                  "signed_up_at", "confirmed_at", "paused_until"])
+    cohorts = {e.person_id: e.cohort.name for e in db.session.scalars(select(Enrollment))}
+    for person in db.session.scalars(select(Person).order_by(Person.id)).yield_per(1000):
+        org = person.organisation
+        out.writerow([person.id, person.email, person.name, person.status, " ".join(person.roles),
+                      person.timezone, person.language, org.name if org else "",
+                      org.kind if org else "", org.size if org else "",
+                      cohorts.get(person.id, ""), _iso(person.created_at),
+                      _iso(person.confirmed_at), _iso(person.paused_until)])
+
+
+@export_cli.command("deliveries")
+def export_deliveries() -> None:
+    out = _writer()
+    out.writerow(["id", "idempotency_key", "person_id", "to", "stream", "template", "status",
+                  "created_at", "due_at", "next_attempt_at", "sent_at", "attempts",
+                  "smtp_code", "message_id", "last_error"])
+    for d in db.session.scalars(select(Delivery).order_by(Delivery.id)).yield_per(1000):
+        out.writerow([d.id, d.idempotency_key, d.person_id or "", d.to_email, d.stream,
+                      d.template, d.status, _iso(d.created_at), _iso(d.due_at),
+                      _iso(d.next_attempt_at), _iso(d.sent_at), d.attempts, d.smtp_code or "",
+                      d.message_id or "", d.last_error or ""])
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(people_cli)
+    app.cli.add_command(tick_command)
+    app.cli.add_command(export_cli)

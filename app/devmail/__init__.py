@@ -1,0 +1,1 @@
+"""Development only: read what the dev mail catcher received."""

