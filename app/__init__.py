@@ -89,7 +89,6 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(devmail_bp)
 
     from app.accounts.auth import current_person
-
     from app.accounts.forms import timezone_names
 
     app.jinja_env.globals["timezones"] = sorted(timezone_names())

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app import clock, queues
@@ -64,6 +64,7 @@ def drain() -> int:
 
 
 @click.command("tick")
+@with_appcontext
 @click.option("--now", "now_text", help="Pretend it is this time (needs ALLOW_TIME_TRAVEL).")
 @click.option("--drain", "do_drain", is_flag=True, help="Also run the jobs it enqueues, here.")
 def tick_command(now_text: str | None, do_drain: bool) -> None:

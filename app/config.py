@@ -95,4 +95,6 @@ def load(overrides: dict | None = None) -> dict:
     }
     if overrides:
         config.update(overrides)
+        if "SESSION_COOKIE_SECURE" not in overrides:
+            config["SESSION_COOKIE_SECURE"] = config["BASE_URL"].startswith("https://")
     return config

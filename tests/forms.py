@@ -18,3 +18,10 @@ def submit(client, page: str, data: dict, action: str | None = None, **kwargs):
     """GET `page`, then POST `data` with its CSRF token to `action` (default: page)."""
     token = csrf_token(client, page)
     return client.post(action or page, data={**data, "csrf_token": token}, **kwargs)
+
+
+def client_from(app, ip: str):
+    """A fresh browser at another IP address."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = ip
+    return client

@@ -20,6 +20,7 @@ class Received:
     rcpt_tos: list[str]
     raw: bytes
     message: EmailMessage
+    peer: tuple = ()  # the client's (host, port): one per SMTP connection
 
     @property
     def subject(self) -> str:
@@ -62,7 +63,9 @@ class SMTPSink:
                     return answer
             raw = envelope.original_content or envelope.content
             message = BytesParser(policy=policy.default).parsebytes(raw)
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), raw, message))
+            self.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), raw, message, tuple(session.peer))
+            )
         return "250 Message accepted"
 
     def to(self, address: str) -> list[Received]:

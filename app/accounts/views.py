@@ -51,14 +51,21 @@ def _address_limit() -> str:
     return current_app.config["RATELIMIT_AUTH_PER_ADDRESS"]
 
 
+# Shared by signup and sign-in: both send an email, so both count.
+auth_per_ip = limiter.shared_limit(_ip_limit, scope="auth-ip", methods=["POST"])
+auth_per_address = limiter.shared_limit(
+    _address_limit, scope="auth-address", methods=["POST"], key_func=_address_key
+)
+
+
 @bp.get("/")
 def home():
     return render_template("home.html")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(_ip_limit, methods=["POST"], scope="auth-ip")
-@limiter.limit(_address_limit, methods=["POST"], key_func=_address_key, scope="auth-address")
+@auth_per_ip
+@auth_per_address
 def signup():
     form = SignupForm()
     if request.method == "GET":
@@ -72,8 +79,8 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_ip_limit, methods=["POST"], scope="auth-ip")
-@limiter.limit(_address_limit, methods=["POST"], key_func=_address_key, scope="auth-address")
+@auth_per_ip
+@auth_per_address
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -122,11 +129,13 @@ def continue_post(token: str):
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     form = LogoutForm()
-    if request.method == "POST" and form.validate_on_submit():
-        sign_out()
-        flash("You are signed out. See you soon.")
-        return redirect(url_for("accounts.login"))
-    return render_template("accounts/logout.html", form=form, person=current_person())
+    if request.method == "GET":
+        return render_template("accounts/logout.html", form=form, person=current_person())
+    if not form.validate_on_submit():
+        return render_template("accounts/logout.html", form=form, person=current_person()), 400
+    sign_out()
+    flash("You are signed out. See you soon.")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.route("/me", methods=["GET", "POST"])

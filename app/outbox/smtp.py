@@ -3,6 +3,7 @@ hang a worker) and a raw send of our own composed MIME bytes."""
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 
 from flask import current_app
@@ -39,10 +40,8 @@ class SMTPSession:
     def reset(self) -> None:
         """Drop a connection after an error; the next send opens a new one."""
         if self._conn is not None and self._conn.host is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._conn.host.close()
-            except OSError:
-                pass
         self._conn = None
 
     def close(self) -> None:
