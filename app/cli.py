@@ -15,6 +15,7 @@ from app import clock, queues
 from app.accounts import service as accounts
 from app.accounts.errors import NotFound
 from app.accounts.models import Enrollment, Person
+from app.content import emails_cli
 from app.extensions import db
 from app.outbox.models import Delivery
 from app.tick import tick
@@ -48,21 +49,6 @@ def _parse_now(value: str | None) -> datetime | None:
     return moment
 
 
-def drain() -> int:
-    """Run every queued job in this process until the queues are empty."""
-    from rq import SimpleWorker
-
-    connection = queues.connection()
-    ran = 0
-    while any(queues.queue(name).count for name in queues.ALL):
-        worker = SimpleWorker([queues.queue(name) for name in queues.ALL], connection=connection)
-        worker.work(burst=True, with_scheduler=False)
-        ran += 1
-        db.session.remove()
-        tick()  # retries made due by the jobs, and follow-up deliveries
-    return ran
-
-
 @click.command("tick")
 @with_appcontext
 @click.option("--now", "now_text", help="Pretend it is this time (needs ALLOW_TIME_TRAVEL).")
@@ -75,7 +61,7 @@ def tick_command(now_text: str | None, do_drain: bool) -> None:
     report = tick()
     click.echo(f"tick at {clock.now().isoformat()}: {report}")
     if do_drain:
-        drain()
+        queues.drain(after_each=tick)  # retries made due by the jobs, and follow-ups
         click.echo("queues drained")
 
 
@@ -110,12 +96,13 @@ def export_people() -> None:
 def export_deliveries() -> None:
     out = _writer()
     out.writerow(["id", "idempotency_key", "person_id", "to", "stream", "template", "status",
-                  "created_at", "due_at", "next_attempt_at", "sent_at", "attempts",
+                  "created_at", "due_at", "next_attempt_at", "held_reason", "sent_at", "attempts",
                   "smtp_code", "message_id", "last_error"])
     for d in db.session.scalars(select(Delivery).order_by(Delivery.id)).yield_per(1000):
         out.writerow([d.id, d.idempotency_key, d.person_id or "", d.to_email, d.stream,
                       d.template, d.status, _iso(d.created_at), _iso(d.due_at),
-                      _iso(d.next_attempt_at), _iso(d.sent_at), d.attempts, d.smtp_code or "",
+                      _iso(d.next_attempt_at), d.held_reason or "", _iso(d.sent_at), d.attempts,
+                      d.smtp_code or "",
                       d.message_id or "", d.last_error or ""])
 
 
@@ -123,3 +110,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(people_cli)
     app.cli.add_command(tick_command)
     app.cli.add_command(export_cli)
+    app.cli.add_command(emails_cli)

@@ -6,11 +6,12 @@ is re-enqueued by the clock from the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import redis
 from flask import current_app
-from rq import Queue
+from rq import Queue, SimpleWorker
 
 # Separate queues so that a sign-in link never waits behind a bulk send.
 LOGIN = "login"
@@ -42,3 +43,32 @@ def queue(name: str) -> Queue:
 def enqueue(name: str, func: str, *args, **kwargs):
     """Enqueue `func` (a dotted name like "workers.jobs.send_deliveries") on queue `name`."""
     return queue(name).enqueue(func, *args, **kwargs, failure_ttl=7 * 24 * 3600)
+
+
+class _InProcessWorker(SimpleWorker):
+    """A burst worker for `flask tick --drain` and tests: no pub/sub listener
+    (its thread costs a second to stop, and only remote control uses it)."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
+def drain(after_each: Callable[[], None] | None = None, max_rounds: int = 1000) -> int:
+    """Run every queued job here, in this app context, until the queues are
+    empty; `after_each` runs between rounds (the tick, so follow-ups join in)."""
+    from app.extensions import db
+
+    rounds = 0
+    while any(queue(name).count for name in ALL):
+        worker = _InProcessWorker([queue(name) for name in ALL], connection=connection())
+        worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+        db.session.remove()
+        rounds += 1
+        if after_each is not None:
+            after_each()
+        if rounds >= max_rounds:
+            raise RuntimeError(f"queues still not empty after {rounds} rounds")
+    return rounds

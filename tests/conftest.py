@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from flask_migrate import upgrade
-from rq import SimpleWorker
 from sqlalchemy import text
 
 from app import clock, create_app, queues
@@ -138,14 +137,7 @@ def drain(app):
 
     def run() -> int:
         with app.app_context():
-            connection = queues.connection()
-            rounds = 0
-            while any(queues.queue(name).count for name in queues.ALL):
-                worker = SimpleWorker([queues.queue(n) for n in queues.ALL], connection=connection)
-                worker.work(burst=True, with_scheduler=False)
-                db.session.remove()
-                rounds += 1
-                assert rounds < 50, "queues never drained"
+            rounds = queues.drain(max_rounds=50)
             failed = sum(queues.queue(n).failed_job_registry.count for n in queues.ALL)
             assert failed == 0, "a job failed; see the worker log above"
             return rounds
