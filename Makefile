@@ -19,6 +19,7 @@ run: install
 	$(BIN)/python -m workers.dev
 
 test: install
+	$(BIN)/flask --app app emails check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -73,6 +73,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _register_models() -> None:
     from app.accounts import models as _accounts  # noqa: F401
+    from app.journeys import models as _journeys  # noqa: F401
     from app.outbox import models as _outbox  # noqa: F401
 
 
@@ -81,10 +82,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.admin.views import bp as admin_bp
     from app.devmail.views import bp as devmail_bp
     from app.health import bp as health_bp
+    from app.outbox.views import bp as outbox_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(outbox_bp)
     if app.config["DEV_MAIL_VIEWER"]:
         app.register_blueprint(devmail_bp)
 
@@ -109,8 +112,14 @@ def _register_errors(app: Flask) -> None:
     def _http_error(error: HTTPException):
         if _wants_json():
             return jsonify(error=error.name, reason=error.description), error.code
+        # A reason given by our own code (abort(404, "...")) is shown as it is.
+        custom = error.description if error.description != type(error).description else None
+        if error.code == 429:
+            custom = None  # the limiter's own text ("5 per 15 minute") helps no one
         return (
-            render_template("errors/error.html", code=error.code, title=error.name, error=error),
+            render_template(
+                "errors/error.html", code=error.code, title=error.name, error=error, custom=custom
+            ),
             error.code,
         )
 

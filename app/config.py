@@ -90,6 +90,9 @@ def load(overrides: dict | None = None) -> dict:
         "RATELIMIT_AUTH_PER_IP": env.get("RATELIMIT_AUTH_PER_IP", "30 per hour;10 per minute"),
         "RATELIMIT_AUTH_PER_ADDRESS": env.get("RATELIMIT_AUTH_PER_ADDRESS", "5 per 15 minutes"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Care for attention: programme emails per person (sign-in links exempt).
+        "ATTENTION_MAX_PER_WEEK": int(env.get("ATTENTION_MAX_PER_WEEK", "3")),
+        "ATTENTION_MAX_PER_DAY": int(env.get("ATTENTION_MAX_PER_DAY", "1")),
         "SEND_BATCH_SIZE": int(env.get("SEND_BATCH_SIZE", "100")),
         "SEND_LEASE_SECONDS": int(env.get("SEND_LEASE_SECONDS", "300")),
     }

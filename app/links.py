@@ -22,11 +22,13 @@ def url(path: str, **query: str) -> str:
     return f"{base}{path}{tail}"
 
 
-def footer_for(stream: str) -> dict:
-    return {
-        "reason": REASONS.get(stream, REASONS["transactional"]),
-        "links": [("Your details and preferences", url("/me"))],
-    }
+def footer_for(stream: str, person_id: int | None = None) -> dict:
+    from app.outbox.unsubscribes import token_for
+
+    found = [("Your details and preferences", url("/me"))]
+    if stream != "transactional" and person_id:
+        found.append(("Pause or unsubscribe", url(f"/unsubscribe/{token_for(person_id, stream)}")))
+    return {"reason": REASONS.get(stream, REASONS["transactional"]), "links": found}
 
 
 def safe_next(target: str | None) -> str | None:

@@ -8,18 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app import clock
+from app.journeys.service import JourneyReport, tick_journeys
 from app.outbox import service as outbox
 
 
 @dataclass
 class TickReport:
+    journeys: JourneyReport
     enqueued: int = 0
 
     def __str__(self) -> str:
-        return f"enqueued {self.enqueued} deliveries"
+        j = self.journeys
+        text = (f"{j.written} emails written ({j.held} held by the cap or a pause), "
+                f"{j.skipped} steps skipped, {j.completed} journeys completed, "
+                f"{self.enqueued} deliveries enqueued")
+        if j.conflicts:
+            text += f", {j.conflicts} journeys left to a concurrent tick"
+        if j.errors:
+            text += "; problems: " + "; ".join(sorted(set(j.errors)))
+        return text
 
 
 def tick() -> TickReport:
-    report = TickReport()
-    report.enqueued = outbox.enqueue_pending()
-    return report
+    """Due journeys write their deliveries (committed), then the sends are enqueued."""
+    journeys = tick_journeys(clock.now())
+    return TickReport(journeys=journeys, enqueued=outbox.enqueue_pending())

@@ -3,6 +3,7 @@ told to answer like a troubled server (451, 550, 421)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -41,12 +42,14 @@ class SMTPSink:
         self.messages: list[Received] = []
         self.data_answers: list[str] = []  # answers for the next DATA commands, in order
         self.rcpt_answers: dict[str, str] = {}  # address -> answer to its RCPT TO
+        self.data_delay = 0.0  # seconds to sit on each DATA before answering
 
     def reset(self) -> None:
         with self._lock:
             self.messages.clear()
             self.data_answers.clear()
             self.rcpt_answers.clear()
+            self.data_delay = 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         answer = self.rcpt_answers.get(address.lower())
@@ -56,6 +59,8 @@ class SMTPSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self._lock:
             if self.data_answers:
                 answer = self.data_answers.pop(0)

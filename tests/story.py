@@ -46,3 +46,51 @@ def signed_up_champion(client, smtp, drain, **changes):
     response, _path = confirm_by_email(client, smtp, drain, **changes)
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+def next_event_time(app):
+    """The next moment something is due: a journey step or a waiting delivery."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.journeys.models import Journey
+    from app.outbox.models import Delivery
+
+    with app.app_context():
+        journey = db.session.scalar(
+            select(func.min(Journey.next_due_at)).where(Journey.state == "active")
+        )
+        delivery = db.session.scalar(
+            select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
+        )
+        db.session.remove()
+    # func.min bypasses the UTC column type: make the values aware again.
+    from datetime import UTC
+
+    found = [t.replace(tzinfo=UTC) if t.tzinfo is None else t for t in (journey, delivery) if t]
+    return min(found) if found else None
+
+
+def travel(app, drain, until, on_each=None):
+    """Move the clock from event to event up to `until`, ticking and sending
+    each time, as the clock process and the workers would."""
+    from app import clock
+    from app.tick import tick
+
+    ticks = 0
+    while True:
+        with app.app_context():
+            tick()
+        drain()
+        if on_each is not None:
+            on_each(clock.now())
+        upcoming = next_event_time(app)
+        if upcoming is None or upcoming > until:
+            clock.set(until)
+            with app.app_context():
+                tick()
+            drain()
+            return ticks
+        clock.set(max(upcoming, clock.now()))
+        ticks += 1
+        assert ticks < 2000, "the journey never settles"

@@ -23,6 +23,8 @@ def main() -> int:
     env.setdefault("DEV_MAIL_VIEWER", "1")
     env.setdefault("FLASK_APP", "app")
     env["PYTHONUNBUFFERED"] = "1"
+    # Procfile lines say `python` and `flask`: make them this virtualenv's.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     embedded = None
     marker = instance / "redis.url"
     if not os.environ.get("REDIS_URL"):
@@ -40,10 +42,12 @@ def main() -> int:
           f"  Stop with Ctrl-C.\n{bar}\n", flush=True)
     honcho = Path(sys.executable).with_name("honcho")
     process = subprocess.Popen([str(honcho), "-f", "Procfile.dev", "start"], env=env)
+    # SIGTERM too must stop the processes and the embedded Redis, not orphan them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         return process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
+    except (KeyboardInterrupt, SystemExit):
+        process.send_signal(signal.SIGTERM)
         return process.wait()
     finally:
         if embedded is not None:

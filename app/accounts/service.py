@@ -25,6 +25,7 @@ from app.accounts.models import (
     Person,
 )
 from app.extensions import db
+from app.journeys import service as journeys
 from app.outbox import service as outbox
 from app.outbox.models import Delivery
 
@@ -167,9 +168,12 @@ def confirm(person: Person) -> None:
         db.session.add(
             Enrollment(person_id=person.id, cohort_id=cohort_for(person.created_at).id, enrolled_at=now)
         )
+    db.session.flush()
+    journeys.start_journey(person.id, "onboarding")
 
 
 def update_preferences(person: Person, data: dict) -> None:
+    moved = person.timezone != data["timezone"]
     person.name = data["name"].strip()
     person.timezone = data["timezone"]
     person.language = data["language"]
@@ -181,6 +185,9 @@ def update_preferences(person: Person, data: dict) -> None:
     person.organisation.name = data["organisation"].strip()
     person.organisation.kind = data["organisation_kind"]
     person.organisation.size = data["organisation_size"]
+    if moved:
+        db.session.flush()
+        journeys.reschedule_person(person.id)
 
 
 def _iso(value) -> str | None:
@@ -239,6 +246,7 @@ def delete_account(person_id: int) -> None:
     if person is None:
         raise NotFound("No such person.")
     outbox.cancel_pending_for(person_id, "account deleted")
+    journeys.stop_all(person_id, "account deleted")
     db.session.execute(
         update(Delivery)
         .where(Delivery.person_id == person_id)

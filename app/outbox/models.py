@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import UTCDateTime
@@ -52,6 +52,8 @@ class Delivery(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     smtp_code: Mapped[int | None] = mapped_column(default=None)
+    # Why it waits past `due_at` (the attention cap, a pause): visible to coordinators.
+    held_reason: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class Suppression(db.Model):
@@ -62,4 +64,19 @@ class Suppression(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Unsubscribe(db.Model):
+    """A person does not want a stream ("all": every programme email).
+    Sign-in links (stream "transactional") are never suppressed by it."""
+
+    __tablename__ = "unsubscribes"
+    __table_args__ = (UniqueConstraint("person_id", "stream", name="uq_unsubscribes_person_id_stream"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(20))
+    # how: page | one-click | mailto | reply-command | preferences
+    how: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,18 +11,20 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from email.utils import parseaddr
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from app import clock, links, queues, sealed
-from app.accounts.models import Person
+from app.accounts.models import ORGANISATION_KINDS, Person
 from app.extensions import db
+from app.outbox import unsubscribes
 from app.outbox.models import Delivery, Suppression
 from app.outbox.smtp import SMTPSession
-from emails import addresses, compose, render
+from emails import addresses, compose, render, sequences
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +46,14 @@ def queue_email(
     secret_params: dict | None = None,
     queue: str = queues.DEFAULT,
     due_at: datetime | None = None,
+    send_at: datetime | None = None,
+    held_reason: str | None = None,
 ) -> Delivery:
     """Write the Delivery for `template` to `person`; the caller commits.
 
     `key` is the idempotency key (person, journey, step, occurrence): queueing
-    the same key twice returns the row already there.
+    the same key twice returns the row already there. `send_at` (default
+    `due_at`) is later than `due_at` when the email waits, for `held_reason`.
     """
     existing = db.session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
     if existing is not None:
@@ -66,7 +71,8 @@ def queue_email(
         status="pending",
         created_at=now,
         due_at=due_at or now,
-        next_attempt_at=due_at or now,
+        next_attempt_at=send_at or due_at or now,
+        held_reason=held_reason,
         attempts=0,
     )
     db.session.add(delivery)
@@ -161,13 +167,17 @@ def build_message(delivery: Delivery, now: datetime):
     """Render and compose the MIME message for a delivery (no sending)."""
     config = current_app.config
     person = db.session.get(Person, delivery.person_id) if delivery.person_id else None
+    organisation = person.organisation if person else None
     context = {
         **delivery.params,
         **sealed.unseal(delivery.secret_params),
         "first_name": person.first_name if person else "",
         "name": person.name if person else "",
+        "organisation": organisation.name if organisation else "",
+        "organisation_kind": ORGANISATION_KINDS.get(organisation.kind, "") if organisation else "",
         "base_url": config["BASE_URL"],
-        "footer": links.footer_for(delivery.stream),
+        "me_url": links.url("/me"),
+        "footer": links.footer_for(delivery.stream, delivery.person_id),
     }
     rendered = render.render(delivery.template, context)
     sender_name, sender_email = parseaddr(config["MAIL_DEFAULT_SENDER"])
@@ -183,9 +193,23 @@ def build_message(delivery: Delivery, now: datetime):
         msg_id=msg_id,
         date=now,
         reply_to=compose.address(rendered.sender_name or sender_name or "Hearth", reply_to),
-        headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+        headers=_list_headers(delivery, config),
     )
     return message, rendered, sender_email
+
+
+def _list_headers(delivery: Delivery, config) -> dict[str, str]:
+    headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+    if delivery.stream != "transactional" and delivery.person_id:
+        # RFC 8058: a one-click POST to the https link, plus a mailto for old clients.
+        one_click = links.url(f"/unsubscribe/{unsubscribes.token_for(delivery.person_id, delivery.stream)}")
+        mailto = addresses.reply_address(
+            config["SECRET_KEY"], config["INBOUND_DOMAIN"], "u", delivery.id
+        )
+        headers["List-Unsubscribe"] = f"<{one_click}>, <mailto:{mailto}?subject=unsubscribe>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        headers["List-Id"] = f"Hearth {delivery.stream} <{delivery.stream}.{config['INBOUND_DOMAIN']}>"
+    return headers
 
 
 def send_batch(delivery_ids: list[int]) -> dict[str, int]:
@@ -205,9 +229,19 @@ def _send_one(delivery_id: int, session: SMTPSession) -> str:
     delivery = _claim(delivery_id, now)
     if delivery is None:
         return "skipped"
-    if is_suppressed(delivery.to_email) and delivery.stream != "transactional":
-        _finish(delivery, status="suppressed", last_error="address is on the suppression list")
-        return "suppressed"
+    if delivery.stream != "transactional":
+        if is_suppressed(delivery.to_email):
+            _finish(delivery, status="suppressed", last_error="address is on the suppression list")
+            return "suppressed"
+        if delivery.person_id and unsubscribes.is_unsubscribed(delivery.person_id, delivery.stream):
+            _finish(delivery, status="suppressed", last_error=f"unsubscribed from {delivery.stream}")
+            return "suppressed"
+        resume = _pause_ends(delivery, now)
+        if resume is not None:
+            _finish(delivery, status="pending", next_attempt_at=resume, enqueued_at=None,
+                    held_reason=f"paused until {resume.date().isoformat()}",
+                    attempts=delivery.attempts - 1)
+            return "held"
     try:
         message, rendered, envelope_from = build_message(delivery, now)
     except (render.TemplateError, compose.HeaderInjection, ValueError) as error:
@@ -236,6 +270,18 @@ def _send_one(delivery_id: int, session: SMTPSession) -> str:
     )
     log.info("delivery %s sent as %s", delivery.id, message["Message-ID"])
     return "sent"
+
+
+def _pause_ends(delivery: Delivery, now: datetime) -> datetime | None:
+    """When the person is paused: the first 09:00 weekday slot after the pause."""
+    person = db.session.get(Person, delivery.person_id) if delivery.person_id else None
+    if person is None or person.paused_until is None:
+        return None
+    zone = ZoneInfo(person.timezone)
+    if now.astimezone(zone).date() >= person.paused_until:
+        return None
+    start = datetime.combine(person.paused_until, time.min, zone)
+    return sequences.next_window(time(9, 0), True, person.timezone, start)
 
 
 def _refused(delivery: Delivery, session: SMTPSession, code: int, answer, now: datetime) -> str:

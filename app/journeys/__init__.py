@@ -1,0 +1,1 @@
+"""The sequence engine: timed journeys of emails, advanced by `tick`."""

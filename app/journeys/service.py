@@ -1,0 +1,309 @@
+"""Decisions of the sequence engine: start, advance, pause, reschedule, stop.
+
+`tick_journeys(now)` takes due journeys in batches through the
+(state, next_due_at) index (FOR UPDATE SKIP LOCKED on PostgreSQL), writes each
+Delivery with its UNIQUE idempotency key in the same transaction that advances
+the journey, and commits. Two ticks at once cannot double an email: the key is
+unique and each journey row is versioned; a batch that loses a race is rolled
+back and redone one journey at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app import clock
+from app.accounts.models import Person
+from app.extensions import db
+from app.journeys.models import Journey
+from app.outbox import attention, unsubscribes
+from app.outbox import service as outbox
+from emails import sequences
+
+log = logging.getLogger(__name__)
+BATCH = 200
+# After a pause, or when a step is overdue, a journey sends at most one email a day.
+MIN_GAP = timedelta(days=1)
+
+
+@dataclass
+class JourneyReport:
+    written: int = 0
+    held: int = 0
+    skipped: int = 0
+    completed: int = 0
+    conflicts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def start_journey(person_id: int, sequence: str) -> Journey:
+    """Start `sequence` for a person; starting it twice is a no-op."""
+    existing = Journey.for_person(person_id, sequence)
+    if existing is not None:
+        return existing
+    now = clock.now()
+    seq = sequences.load(sequence)
+    first = seq.first_step()
+    person = db.session.get(Person, person_id)
+    journey = Journey(
+        person_id=person_id,
+        sequence=sequence,
+        state="active",
+        next_step=first.key,
+        anchor_at=now,
+        next_due_at=sequences.due_at(first, anchor=now, tz=person.timezone, not_before=now),
+        started_at=now,
+        passed=[],
+        occurrence=0,
+    )
+    db.session.add(journey)
+    return journey
+
+
+def _paused_until(person: Person) -> date | None:
+    """The local date a person's pause ends, when they are paused now."""
+    if person.paused_until is None:
+        return None
+    today = clock.now().astimezone(ZoneInfo(person.timezone)).date()
+    return person.paused_until if today < person.paused_until else None
+
+
+def _window(step: sequences.Step, tz: str):
+    if step.at is None:
+        return lambda moment: moment
+    return lambda moment: sequences.next_window(step.at, step.weekdays, tz, moment)
+
+
+def _schedule(journey: Journey, step: sequences.Step, person: Person, now: datetime) -> None:
+    """Point the journey at `step` and compute when it is due."""
+    anchor = step.anchor(started_at=journey.started_at, previous_at=journey.last_sent_at)
+    not_before = now
+    if journey.last_sent_at is not None:
+        not_before = max(now, journey.last_sent_at + MIN_GAP)
+    journey.next_step = step.key
+    journey.anchor_at = anchor
+    journey.next_due_at = sequences.due_at(step, anchor=anchor, tz=person.timezone, not_before=not_before)
+
+
+def _finish_step(journey: Journey, seq: sequences.Sequence, step: sequences.Step,
+                 person: Person, now: datetime) -> str:
+    """After a send or skip at `journey.last_sent_at`: repeat, move on, or complete."""
+    if step.repeat is not None and journey.occurrence > 0:
+        again = sequences.due_again_at(
+            step, last_sent=journey.last_sent_at, times_sent=journey.occurrence,
+            tz=person.timezone, not_before=now,
+        )
+        if again is not None:
+            journey.next_step, journey.anchor_at, journey.next_due_at = step.key, journey.last_sent_at, again
+            return "repeat"
+    journey.passed = [*journey.passed, step.key]
+    journey.occurrence = 0
+    following = seq.next_unpassed(journey.passed)
+    if following is None:
+        journey.state, journey.next_step, journey.next_due_at = "completed", None, None
+        return "completed"
+    _schedule(journey, following, person, now)
+    return "next"
+
+
+def advance(journey: Journey, now: datetime, report: JourneyReport) -> None:
+    """Do what is due for one journey at `now` (the caller commits)."""
+    person = db.session.get(Person, journey.person_id)
+    if person is None or person.status != "active":
+        journey.state, journey.next_due_at, journey.stopped_reason = "stopped", None, "person left"
+        return
+    try:
+        seq = sequences.load(journey.sequence)
+    except sequences.SequenceError as error:
+        # Hold, do not lose: the next tick tries again once the file is fixed.
+        journey.next_due_at = now + timedelta(minutes=30)
+        report.errors.append(str(error))
+        return
+    step = seq.next_unpassed(journey.passed)
+    if step is None:
+        journey.state, journey.next_step, journey.next_due_at = "completed", None, None
+        report.completed += 1
+        return
+    if step.key != journey.next_step:
+        # The file changed: a step was removed or added. Re-plan from the anchor.
+        _schedule(journey, step, person, now)
+        if journey.next_due_at > now:
+            return
+    window = _window(step, person.timezone)
+
+    paused_until = _paused_until(person)
+    if paused_until is not None:
+        if step.skip_when_paused:
+            journey.last_sent_at = now
+            report.skipped += 1
+            _finish_step(journey, seq, step, person, now)
+        else:
+            resume = datetime.combine(paused_until, time.min, ZoneInfo(person.timezone))
+            journey.next_due_at = window(max(resume, now))
+            report.held += 1
+        return
+
+    if unsubscribes.is_unsubscribed(person.id, step.stream):
+        journey.last_sent_at = now
+        report.skipped += 1
+        _finish_step(journey, seq, step, person, now)
+        return
+
+    wanted = journey.next_due_at or now
+    slot, held_reason = wanted, None
+    if not attention.is_exempt(step.stream):
+        slot, held_reason = attention.find_slot(person.id, person.timezone, max(wanted, now), window)
+    outbox.queue_email(
+        person,
+        step.template,
+        stream=step.stream,
+        key=f"{person.id}:{journey.sequence}:{step.key}:{journey.occurrence}",
+        params={"sequence": journey.sequence, "step": step.key, "priority": step.priority},
+        due_at=wanted,
+        send_at=slot,
+        held_reason=held_reason,
+    )
+    report.written += 1
+    report.held += held_reason is not None
+    journey.occurrence += 1
+    journey.last_sent_at = slot
+    if _finish_step(journey, seq, step, person, now) == "completed":
+        report.completed += 1
+
+
+def _priority(journey: Journey) -> int:
+    try:
+        step = sequences.load(journey.sequence).step(journey.next_step or "")
+    except sequences.SequenceError:
+        return 99
+    return step.priority if step else 99
+
+
+def _due_ids(now: datetime, after_id: int, limit: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(Journey.id)
+            .where(Journey.state == "active", Journey.next_due_at <= now, Journey.id > after_id)
+            .order_by(Journey.id)
+            .limit(limit)
+        )
+    )
+
+
+def _load_batch(ids: list[int]) -> list[Journey]:
+    rows = db.session.scalars(
+        select(Journey)
+        .where(Journey.id.in_(ids), Journey.state == "active")
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    # One person's journeys due together: buddy and circles before onboarding
+    # before surveys, so the attention cap holds back the least urgent.
+    return sorted(rows, key=lambda j: (j.person_id, _priority(j), j.next_due_at, j.id))
+
+
+def _run(ids: list[int], now: datetime, report: JourneyReport) -> bool:
+    """Advance these journeys in one transaction; False when it lost a race."""
+    try:
+        for journey in _load_batch(ids):
+            if journey.next_due_at is not None and journey.next_due_at <= now:
+                advance(journey, now, report)
+                db.session.flush()
+        db.session.commit()
+        return True
+    except (IntegrityError, StaleDataError):
+        db.session.rollback()
+        return False
+
+
+def tick_journeys(now: datetime | None = None) -> JourneyReport:
+    """Advance every journey due at `now`."""
+    now = now or clock.now()
+    report = JourneyReport()
+    after_id = 0
+    while True:
+        ids = _due_ids(now, after_id, BATCH)
+        if not ids:
+            break
+        after_id = ids[-1]
+        trial = JourneyReport()
+        if _run(ids, now, trial):
+            _merge(report, trial)
+            continue
+        # Another tick got there first for some of them: one at a time now.
+        for journey_id in ids:
+            single = JourneyReport()
+            if _run([journey_id], now, single):
+                _merge(report, single)
+            else:
+                report.conflicts += 1
+    return report
+
+
+def _merge(into: JourneyReport, other: JourneyReport) -> None:
+    for name in ("written", "held", "skipped", "completed", "conflicts"):
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+    into.errors.extend(other.errors)
+
+
+def reschedule_person(person_id: int) -> None:
+    """The person changed time zone: their next emails go at the new local time."""
+    person = db.session.get(Person, person_id)
+    now = clock.now()
+    for journey in db.session.scalars(
+        select(Journey).where(Journey.person_id == person_id, Journey.state == "active")
+    ):
+        try:
+            step = sequences.load(journey.sequence).step(journey.next_step or "")
+        except sequences.SequenceError:
+            continue
+        if step is None or journey.anchor_at is None:
+            continue
+        not_before = now if journey.last_sent_at is None else max(now, journey.last_sent_at + MIN_GAP)
+        journey.next_due_at = sequences.due_at(
+            step, anchor=journey.anchor_at, tz=person.timezone, not_before=not_before
+        )
+
+
+def record_event(person_id: int, event: str) -> int:
+    """Something happened (e.g. "left_programme", "buddy_matched"): stop the
+    journeys that stop on it and end repeats that run until it. Returns how
+    many journeys changed."""
+    changed = 0
+    now = clock.now()
+    person = db.session.get(Person, person_id)
+    for journey in db.session.scalars(
+        select(Journey).where(Journey.person_id == person_id, Journey.state == "active")
+    ):
+        try:
+            seq = sequences.load(journey.sequence)
+        except sequences.SequenceError:
+            continue
+        step = seq.step(journey.next_step or "")
+        if event in seq.stop_on or (step is not None and event in step.stop_on):
+            journey.state, journey.next_due_at, journey.stopped_reason = "stopped", None, event
+            changed += 1
+        elif step is not None and step.until == event:
+            journey.occurrence = 0
+            journey.passed = [*journey.passed, step.key]
+            following = seq.next_unpassed(journey.passed)
+            if following is None:
+                journey.state, journey.next_step, journey.next_due_at = "completed", None, None
+            else:
+                _schedule(journey, following, person, now)
+            changed += 1
+    return changed
+
+
+def stop_all(person_id: int, reason: str) -> None:
+    for journey in db.session.scalars(
+        select(Journey).where(Journey.person_id == person_id, Journey.state == "active")
+    ):
+        journey.state, journey.next_due_at, journey.stopped_reason = "stopped", None, reason
