@@ -73,6 +73,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _register_models() -> None:
     from app.accounts import models as _accounts  # noqa: F401
+    from app.inbound import models as _inbound  # noqa: F401
     from app.journeys import models as _journeys  # noqa: F401
     from app.outbox import models as _outbox  # noqa: F401
 

@@ -40,7 +40,7 @@ def compose(
     rendered: Rendered,
     *,
     sender: Address,
-    to: Address,
+    to: Address | list[Address],
     msg_id: str,
     date: datetime,
     reply_to: Address | None = None,
@@ -49,7 +49,7 @@ def compose(
     """A multipart/alternative message with a text and an HTML part."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = sender
-    msg["To"] = to
+    msg["To"] = to if isinstance(to, Address) else tuple(to)
     msg["Subject"] = clean_header_value(rendered.subject)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = msg_id

@@ -19,7 +19,9 @@ class Journey(db.Model):
 
     __tablename__ = "journeys"
     __table_args__ = (
-        UniqueConstraint("person_id", "sequence", name="uq_journeys_person_id_sequence"),
+        UniqueConstraint(
+            "person_id", "sequence", "scope", name="uq_journeys_person_id_sequence_scope"
+        ),
         # tick() reads only due rows through this index, never the whole table.
         Index("ix_journeys_state_next_due_at", "state", "next_due_at"),
     )
@@ -27,6 +29,12 @@ class Journey(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     sequence: Mapped[str] = mapped_column(String(60))
+    # One person may travel a sequence several times at once, e.g. a buddy's
+    # check-in prompts once per pair: scope "pair:7". "" for the usual single run.
+    scope: Mapped[str] = mapped_column(String(40), default="")
+    # Template values and options for every email of this run (JSON-ready),
+    # e.g. {"pair_id": 7, "reply_to": ["p", 7]}.
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
     # active | completed | stopped
     state: Mapped[str] = mapped_column(String(12), default="active")
     next_step: Mapped[str | None] = mapped_column(String(60), default=None)
@@ -44,7 +52,9 @@ class Journey(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     @classmethod
-    def for_person(cls, person_id: int, sequence: str) -> Journey | None:
+    def for_person(cls, person_id: int, sequence: str, scope: str = "") -> Journey | None:
         return db.session.scalar(
-            select(cls).where(cls.person_id == person_id, cls.sequence == sequence)
+            select(cls).where(
+                cls.person_id == person_id, cls.sequence == sequence, cls.scope == scope
+            )
         )

@@ -43,9 +43,12 @@ class JourneyReport:
     errors: list[str] = field(default_factory=list)
 
 
-def start_journey(person_id: int, sequence: str) -> Journey:
-    """Start `sequence` for a person; starting it twice is a no-op."""
-    existing = Journey.for_person(person_id, sequence)
+def start_journey(
+    person_id: int, sequence: str, *, scope: str = "", params: dict | None = None
+) -> Journey:
+    """Start `sequence` for a person (once per `scope`); starting it twice is a no-op.
+    `params` reach every email of the run (e.g. a pair's id and reply address)."""
+    existing = Journey.for_person(person_id, sequence, scope)
     if existing is not None:
         return existing
     now = clock.now()
@@ -55,6 +58,8 @@ def start_journey(person_id: int, sequence: str) -> Journey:
     journey = Journey(
         person_id=person_id,
         sequence=sequence,
+        scope=scope,
+        params=params or {},
         state="active",
         next_step=first.key,
         anchor_at=now,
@@ -164,8 +169,9 @@ def advance(journey: Journey, now: datetime, report: JourneyReport) -> None:
         person,
         step.template,
         stream=step.stream,
-        key=f"{person.id}:{journey.sequence}:{step.key}:{journey.occurrence}",
-        params={"sequence": journey.sequence, "step": step.key, "priority": step.priority},
+        key=_delivery_key(journey, step),
+        params={**journey.params, "sequence": journey.sequence, "step": step.key,
+                "occurrence": journey.occurrence},
         due_at=wanted,
         send_at=slot,
         held_reason=held_reason,
@@ -176,6 +182,12 @@ def advance(journey: Journey, now: datetime, report: JourneyReport) -> None:
     journey.last_sent_at = slot
     if _finish_step(journey, seq, step, person, now) == "completed":
         report.completed += 1
+
+
+def _delivery_key(journey: Journey, step: sequences.Step) -> str:
+    """(person, journey, step, occurrence): UNIQUE on the Delivery row."""
+    scope = f"@{journey.scope}" if journey.scope else ""
+    return f"{journey.person_id}:{journey.sequence}{scope}:{step.key}:{journey.occurrence}"
 
 
 def _priority(journey: Journey) -> int:
@@ -272,16 +284,17 @@ def reschedule_person(person_id: int) -> None:
         )
 
 
-def record_event(person_id: int, event: str) -> int:
-    """Something happened (e.g. "left_programme", "buddy_matched"): stop the
-    journeys that stop on it and end repeats that run until it. Returns how
-    many journeys changed."""
+def record_event(person_id: int, event: str, *, scope: str | None = None) -> int:
+    """Something happened (e.g. "left_programme", "pair_ended"): stop the
+    journeys that stop on it and end repeats that run until it; only the runs
+    of `scope` when given. Returns how many journeys changed."""
     changed = 0
     now = clock.now()
     person = db.session.get(Person, person_id)
-    for journey in db.session.scalars(
-        select(Journey).where(Journey.person_id == person_id, Journey.state == "active")
-    ):
+    query = select(Journey).where(Journey.person_id == person_id, Journey.state == "active")
+    if scope is not None:
+        query = query.where(Journey.scope == scope)
+    for journey in db.session.scalars(query):
         try:
             seq = sequences.load(journey.sequence)
         except sequences.SequenceError:

@@ -164,7 +164,13 @@ def suppress(email: str, reason: str) -> None:
 
 
 def build_message(delivery: Delivery, now: datetime):
-    """Render and compose the MIME message for a delivery (no sending)."""
+    """Render and compose the MIME message for a delivery (no sending).
+
+    Options a feature may put in `params`: `reply_to` = [kind, id] for the
+    signed reply address (default: this delivery), `also_to` = [person ids]
+    for one email to several people (an introduction), and `thread` = a
+    Message-ID this email continues (In-Reply-To/References).
+    """
     config = current_app.config
     person = db.session.get(Person, delivery.person_id) if delivery.person_id else None
     organisation = person.organisation if person else None
@@ -181,21 +187,31 @@ def build_message(delivery: Delivery, now: datetime):
     }
     rendered = render.render(delivery.template, context)
     sender_name, sender_email = parseaddr(config["MAIL_DEFAULT_SENDER"])
+    display = rendered.sender_name or sender_name or "Hearth"
     domain = sender_email.rpartition("@")[2]
     msg_id = compose.message_id(delivery.id, delivery.idempotency_key, config["SECRET_KEY"], domain)
+    reply_kind, reply_id = delivery.params.get("reply_to") or ("d", delivery.id)
     reply_to = addresses.reply_address(
-        config["SECRET_KEY"], config["INBOUND_DOMAIN"], "d", delivery.id
+        config["SECRET_KEY"], config["INBOUND_DOMAIN"], reply_kind, int(reply_id)
     )
+    recipients = [compose.address(person.name if person else None, delivery.to_email)]
+    for other_id in delivery.params.get("also_to") or []:
+        other = db.session.get(Person, other_id)
+        if other is not None and not is_suppressed(other.email):
+            recipients.append(compose.address(other.name, other.email))
+    headers = _list_headers(delivery, config)
+    if delivery.params.get("thread"):
+        headers["In-Reply-To"] = headers["References"] = delivery.params["thread"]
     message = compose.compose(
         rendered,
-        sender=compose.address(rendered.sender_name or sender_name or "Hearth", sender_email),
-        to=compose.address(person.name if person else None, delivery.to_email),
+        sender=compose.address(display, sender_email),
+        to=recipients[0] if len(recipients) == 1 else recipients,
         msg_id=msg_id,
         date=now,
-        reply_to=compose.address(rendered.sender_name or sender_name or "Hearth", reply_to),
-        headers=_list_headers(delivery, config),
+        reply_to=compose.address(display, reply_to),
+        headers=headers,
     )
-    return message, rendered, sender_email
+    return message, rendered, sender_email, [r.addr_spec for r in recipients]
 
 
 def _list_headers(delivery: Delivery, config) -> dict[str, str]:
@@ -243,13 +259,13 @@ def _send_one(delivery_id: int, session: SMTPSession) -> str:
                     attempts=delivery.attempts - 1)
             return "held"
     try:
-        message, rendered, envelope_from = build_message(delivery, now)
+        message, rendered, envelope_from, envelope_to = build_message(delivery, now)
     except (render.TemplateError, compose.HeaderInjection, ValueError) as error:
         log.error("delivery %s cannot be built: %s", delivery.id, error)
         _finish(delivery, status="failed", last_error=f"cannot build the email: {error}")
         return "failed"
     try:
-        session.send(envelope_from, delivery.to_email, message.as_bytes())
+        session.send(envelope_from, envelope_to, message.as_bytes())
     except smtplib.SMTPRecipientsRefused as error:
         code, answer = next(iter(error.recipients.values()))
         return _refused(delivery, session, code, answer, now)

@@ -31,11 +31,13 @@ class SMTPSession:
     def __init__(self) -> None:
         self._conn: TimedConnection | None = None
 
-    def send(self, envelope_from: str, to: str, data: bytes) -> None:
+    def send(self, envelope_from: str, to: list[str], data: bytes) -> None:
         if self._conn is None or self._conn.host is None:
             self._conn = TimedConnection(current_app.extensions["mail"])
             self._conn.host = self._conn.configure_host()
-        self._conn.host.sendmail(envelope_from, [to], data)
+        refused = self._conn.host.sendmail(envelope_from, to, data)
+        if refused and len(refused) == len(to):
+            raise smtplib.SMTPRecipientsRefused(refused)
 
     def reset(self) -> None:
         """Drop a connection after an error; the next send opens a new one."""

@@ -1,0 +1,1 @@
+"""Inbound mail: stored raw first, then parsed and routed (invariant 4)."""
