@@ -73,6 +73,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _register_models() -> None:
     from app.accounts import models as _accounts  # noqa: F401
+    from app.buddies import models as _buddies  # noqa: F401
+    from app.circles import models as _circles  # noqa: F401
     from app.inbound import models as _inbound  # noqa: F401
     from app.journeys import models as _journeys  # noqa: F401
     from app.outbox import models as _outbox  # noqa: F401
@@ -81,14 +83,20 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.admin.views import bp as admin_bp
+    from app.buddies.views import bp as buddies_bp  # with its /admin pages
+    from app.circles.views import bp as circles_bp  # with its /admin/circles pages
     from app.devmail.views import bp as devmail_bp
     from app.health import bp as health_bp
+    from app.inbound.views import bp as inbound_bp
     from app.outbox.views import bp as outbox_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(buddies_bp)
+    app.register_blueprint(circles_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(outbox_bp)
+    app.register_blueprint(inbound_bp)
     if app.config["DEV_MAIL_VIEWER"]:
         app.register_blueprint(devmail_bp)
 

@@ -17,6 +17,7 @@ from app.accounts.errors import NotFound
 from app.accounts.models import Enrollment, Person
 from app.content import emails_cli
 from app.extensions import db
+from app.inbound.cli import inbound_cli
 from app.outbox.models import Delivery
 from app.tick import tick
 
@@ -33,6 +34,19 @@ def make_coordinator(email: str) -> None:
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"{person.email} is now a coordinator.")
+
+
+@people_cli.command("set-cohort")
+@click.argument("email")
+@click.argument("cohort")
+def set_cohort(email: str, cohort: str) -> None:
+    """Place EMAIL's champion in COHORT (a month: 2027-03) instead of their signup month."""
+    try:
+        accounts.place_in_cohort(email, cohort)
+    except NotFound as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{email.strip().lower()} is now in cohort {cohort}.")
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -111,3 +125,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(tick_command)
     app.cli.add_command(export_cli)
     app.cli.add_command(emails_cli)
+    from app.buddies.cli import register as register_buddies  # imports export_cli: here, not on top
+
+    register_buddies(app)  # `flask buddies ...` and `flask export checkins`
+    app.cli.add_command(inbound_cli)
+    from app.circles.cli import circles_cli  # imports export_cli (`flask export rsvps`): here
+
+    app.cli.add_command(circles_cli)

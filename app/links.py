@@ -13,6 +13,7 @@ REASONS = {
     "buddy": "You get this email because you take part in Hearth's buddy programme.",
     "circles": "You get this email because you are a member of a Hearth support circle.",
     "surveys": "You get this email because you took part in Hearth's programme.",
+    "replies": "You get this email because of a message you sent to Hearth.",
 }
 
 
@@ -26,7 +27,7 @@ def footer_for(stream: str, person_id: int | None = None) -> dict:
     from app.outbox.unsubscribes import token_for
 
     found = [("Your details and preferences", url("/me"))]
-    if stream != "transactional" and person_id:
+    if stream not in ("transactional", "replies") and person_id:
         found.append(("Pause or unsubscribe", url(f"/unsubscribe/{token_for(person_id, stream)}")))
     return {"reason": REASONS.get(stream, REASONS["transactional"]), "links": found}
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app import clock
+from app.buddies import service as buddies
+from app.circles import service as circles
+from app.inbound import service as inbound
 from app.journeys.service import JourneyReport, tick_journeys
 from app.outbox import service as outbox
 
@@ -17,6 +20,7 @@ from app.outbox import service as outbox
 class TickReport:
     journeys: JourneyReport
     enqueued: int = 0
+    inbound_requeued: int = 0
 
     def __str__(self) -> str:
         j = self.journeys
@@ -32,5 +36,11 @@ class TickReport:
 
 def tick() -> TickReport:
     """Due journeys write their deliveries (committed), then the sends are enqueued."""
-    journeys = tick_journeys(clock.now())
-    return TickReport(journeys=journeys, enqueued=outbox.enqueue_pending())
+    now = clock.now()
+    journeys = tick_journeys(now)
+    buddies.suggest_for_due_champions(now)  # matches, consent by silence, introductions
+    buddies.review_pairs(now)  # nudges after silence, the at-risk list
+    circles.tick_circles(now)  # reminders, facilitator prep, placement proposals
+    report = TickReport(journeys=journeys, enqueued=outbox.enqueue_pending())
+    report.inbound_requeued = inbound.reenqueue_stale()
+    return report

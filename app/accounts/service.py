@@ -24,6 +24,7 @@ from app.accounts.models import (
     Organisation,
     Person,
 )
+from app.buddies import qualification as buddy_qualification
 from app.extensions import db
 from app.journeys import service as journeys
 from app.outbox import service as outbox
@@ -34,7 +35,7 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _issue_token(person: Person, purpose: str, next_path: str | None = None) -> tuple[LoginToken, str]:
+def issue_token(person: Person, purpose: str, next_path: str | None = None) -> tuple[LoginToken, str]:
     now = clock.now()
     raw = secrets.token_urlsafe(32)
     token = LoginToken(
@@ -51,7 +52,7 @@ def _issue_token(person: Person, purpose: str, next_path: str | None = None) -> 
 
 
 def _send_link(person: Person, template: str, purpose: str, next_path: str | None = None) -> None:
-    token, raw = _issue_token(person, purpose, next_path)
+    token, raw = issue_token(person, purpose, next_path)
     outbox.queue_email(
         person,
         template,
@@ -140,7 +141,9 @@ def consume_token(raw: str) -> tuple[Person, str | None]:
         raise TokenInvalid("This link is not valid. Ask for a new one below.")
     token = db.session.scalar(select(LoginToken).where(LoginToken.token_hash == _hash(raw)))
     person = db.session.get(Person, token.person_id)
-    if person.status == "pending":
+    # Only a signup confirmation makes a champion; a buddy applicant's own
+    # tokens are handled by the buddies feature.
+    if token.purpose == "confirm" and person.status != "active":
         confirm(person)
     person.last_login_at = now
     return person, token.next_path
@@ -170,6 +173,7 @@ def confirm(person: Person) -> None:
         )
     db.session.flush()
     journeys.start_journey(person.id, "onboarding")
+    buddy_qualification.assess(person)  # issue 4: who qualifies for a buddy
 
 
 def update_preferences(person: Person, data: dict) -> None:
@@ -245,6 +249,9 @@ def delete_account(person_id: int) -> None:
     person = db.session.get(Person, person_id)
     if person is None:
         raise NotFound("No such person.")
+    from app.buddies import service as buddies  # buddies builds on accounts
+
+    buddies.end_pairs_for_departure(person_id)  # the other person is told
     outbox.cancel_pending_for(person_id, "account deleted")
     journeys.stop_all(person_id, "account deleted")
     db.session.execute(
@@ -262,6 +269,26 @@ def delete_account(person_id: int) -> None:
         still_used = db.session.scalar(select(Person.id).where(Person.organisation_id == org.id))
         if still_used is None:
             db.session.delete(org)
+
+
+def place_in_cohort(email: str, cohort_name: str) -> Enrollment:
+    """A coordinator moves a champion to another cohort (created when new)."""
+    person = Person.by_email(email)
+    if person is None or person.status != "active":
+        raise NotFound(f"No confirmed person with the address {email.strip().lower()}.")
+    try:
+        year, month = (int(part) for part in cohort_name.split("-"))
+        moment = datetime(year, month, 1, tzinfo=clock.now().tzinfo)
+    except ValueError as error:
+        raise NotFound(f"A cohort is named by its month, like 2027-03, not {cohort_name!r}.") from error
+    cohort = cohort_for(moment)
+    enrollment = db.session.scalar(select(Enrollment).where(Enrollment.person_id == person.id))
+    if enrollment is None:
+        enrollment = Enrollment(person_id=person.id, enrolled_at=clock.now())
+        db.session.add(enrollment)
+    enrollment.cohort_id = cohort.id
+    enrollment.placed_by_coordinator = True
+    return enrollment
 
 
 def make_coordinator(email: str) -> Person:

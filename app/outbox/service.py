@@ -24,7 +24,7 @@ from app.extensions import db
 from app.outbox import unsubscribes
 from app.outbox.models import Delivery, Suppression
 from app.outbox.smtp import SMTPSession
-from emails import addresses, compose, render, sequences
+from emails import addresses, calendar_mime, compose, render, sequences
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,9 @@ def build_message(delivery: Delivery, now: datetime):
     Options a feature may put in `params`: `reply_to` = [kind, id] for the
     signed reply address (default: this delivery), `also_to` = [person ids]
     for one email to several people (an introduction), and `thread` = a
-    Message-ID this email continues (In-Reply-To/References).
+    Message-ID this email continues (In-Reply-To/References), and `ics` +
+    `ics_method` = an iCalendar invitation (REQUEST/CANCEL) built when the
+    change happened, attached the way Gmail, Outlook and Apple Mail expect.
     """
     config = current_app.config
     person = db.session.get(Person, delivery.person_id) if delivery.person_id else None
@@ -183,7 +185,9 @@ def build_message(delivery: Delivery, now: datetime):
         "organisation_kind": ORGANISATION_KINDS.get(organisation.kind, "") if organisation else "",
         "base_url": config["BASE_URL"],
         "me_url": links.url("/me"),
-        "footer": links.footer_for(delivery.stream, delivery.person_id),
+        "footer": links.footer_for(
+            delivery.stream, None if delivery.params.get("also_to") else delivery.person_id
+        ),
     }
     rendered = render.render(delivery.template, context)
     sender_name, sender_email = parseaddr(config["MAIL_DEFAULT_SENDER"])
@@ -191,9 +195,14 @@ def build_message(delivery: Delivery, now: datetime):
     domain = sender_email.rpartition("@")[2]
     msg_id = compose.message_id(delivery.id, delivery.idempotency_key, config["SECRET_KEY"], domain)
     reply_kind, reply_id = delivery.params.get("reply_to") or ("d", delivery.id)
-    reply_to = addresses.reply_address(
+    reply_to = compose.address(display, addresses.reply_address(
         config["SECRET_KEY"], config["INBOUND_DOMAIN"], reply_kind, int(reply_id)
-    )
+    ))
+    if delivery.params.get("reply_to_person"):
+        # A forwarded question: the answer goes straight to the person who asked.
+        asker = db.session.get(Person, delivery.params["reply_to_person"])
+        if asker is not None:
+            reply_to = compose.address(asker.name, asker.email)
     recipients = [compose.address(person.name if person else None, delivery.to_email)]
     for other_id in delivery.params.get("also_to") or []:
         other = db.session.get(Person, other_id)
@@ -208,15 +217,22 @@ def build_message(delivery: Delivery, now: datetime):
         to=recipients[0] if len(recipients) == 1 else recipients,
         msg_id=msg_id,
         date=now,
-        reply_to=compose.address(display, reply_to),
+        reply_to=reply_to,
         headers=headers,
     )
+    if delivery.params.get("ics"):
+        calendar_mime.attach_calendar(
+            message, delivery.params["ics"].encode(), method=delivery.params.get("ics_method", "REQUEST")
+        )
     return message, rendered, sender_email, [r.addr_spec for r in recipients]
 
 
 def _list_headers(delivery: Delivery, config) -> dict[str, str]:
     headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
-    if delivery.stream != "transactional" and delivery.person_id:
+    # An email to several people (an introduction) carries no personal
+    # unsubscribe link: one reader must not unsubscribe another.
+    if (delivery.stream not in ("transactional", "replies") and delivery.person_id
+            and not delivery.params.get("also_to")):
         # RFC 8058: a one-click POST to the https link, plus a mailto for old clients.
         one_click = links.url(f"/unsubscribe/{unsubscribes.token_for(delivery.person_id, delivery.stream)}")
         mailto = addresses.reply_address(
@@ -245,7 +261,7 @@ def _send_one(delivery_id: int, session: SMTPSession) -> str:
     delivery = _claim(delivery_id, now)
     if delivery is None:
         return "skipped"
-    if delivery.stream != "transactional":
+    if delivery.stream not in ("transactional", "replies"):
         if is_suppressed(delivery.to_email):
             _finish(delivery, status="suppressed", last_error="address is on the suppression list")
             return "suppressed"

@@ -53,7 +53,7 @@ def read_token(token: str) -> UnsubscribeRequest:
 
 def is_unsubscribed(person_id: int, stream: str) -> bool:
     """Transactional mail is never suppressed by a stream unsubscribe."""
-    if stream == "transactional":
+    if stream in ("transactional", "replies"):
         return False
     return (
         db.session.scalar(

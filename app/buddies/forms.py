@@ -1,0 +1,155 @@
+"""Forms of the buddy programme; every field is validated on the server."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.accounts.forms import normalise_email, timezone_names
+from app.accounts.models import LANGUAGES, ORGANISATION_KINDS
+
+CAPACITIES = [(str(n), f"{n} champion{'s' if n > 1 else ''}") for n in range(1, 6)]
+
+
+class CheckboxesField(SelectMultipleField):
+    """A list of checkboxes (several answers), e.g. languages."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _single_line(form, field) -> None:
+    if field.data and ("\r" in field.data or "\n" in field.data):
+        raise ValidationError("Please keep this on one line.")
+
+
+def _email(form, field) -> None:
+    try:
+        field.data = normalise_email(field.data or "")
+    except ValueError as error:
+        raise ValidationError(f"That does not look like an email address: {error}") from error
+
+
+def _timezone(form, field) -> None:
+    if field.data not in timezone_names():
+        raise ValidationError(
+            "Please choose a time zone from the list, such as Europe/Berlin or America/Chicago."
+        )
+
+
+class JoinForm(FlaskForm):
+    name = StringField(
+        "Your name",
+        validators=[DataRequired("Please tell us your name."), Length(max=120), _single_line],
+    )
+    email = StringField(
+        "Email address", validators=[DataRequired("We need an email address to reach you."), _email]
+    )
+    timezone = StringField(
+        "Time zone", validators=[DataRequired("Please choose your time zone."), _timezone]
+    )
+    languages = CheckboxesField(
+        "Languages you can support a champion in",
+        choices=list(LANGUAGES.items()),
+        validators=[DataRequired("Please choose at least one language.")],
+    )
+    years_experience = IntegerField(
+        "Years of experience with sociocracy",
+        validators=[
+            InputRequired("Please tell us roughly how many years (0 is a fine answer)."),
+            NumberRange(min=0, max=60, message="Please give a number of years between 0 and 60."),
+        ],
+    )
+    organisation_kinds = CheckboxesField(
+        "Kinds of organisation you have implemented sociocracy in",
+        choices=list(ORGANISATION_KINDS.items()),
+        validators=[DataRequired("Please choose at least one kind of organisation.")],
+    )
+    bio = TextAreaField(
+        "A short introduction",
+        validators=[
+            DataRequired("Please write a few sentences about yourself for your future champions."),
+            Length(max=1500, message="Please keep this under 1,500 characters."),
+        ],
+    )
+    capacity = SelectField(
+        "How many champions can you support at once?",
+        choices=CAPACITIES,
+        default="1",
+        validators=[DataRequired("Please choose how many champions you can support.")],
+    )
+    consent = BooleanField(
+        "Send me the buddy programme's emails",
+        validators=[
+            InputRequired("Hearth works by email: please agree to receive the buddy programme's emails.")
+        ],
+    )
+
+
+class ContinueForm(FlaskForm):
+    """Only a CSRF token: the POST of its button is what confirms."""
+
+
+class ObjectForm(FlaskForm):
+    """Only a CSRF token: the POST of its button is the objection."""
+
+
+class EndPairForm(FlaskForm):
+    reason = TextAreaField(
+        "Anything you would like the coordinators to know (optional)",
+        validators=[Optional(), Length(max=2000, message="Please keep this under 2,000 characters.")],
+    )
+
+
+# -- coordinators --------------------------------------------------------------------
+
+
+class PersonActionForm(FlaskForm):
+    person_id = HiddenField(validators=[DataRequired()])
+    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+
+
+class ProposeForm(FlaskForm):
+    champion_id = HiddenField(validators=[DataRequired()])
+    # Empty: the suggestion (or the best candidate).
+    buddy_id = SelectField("Buddy", choices=[], validate_choice=False)
+
+
+class AutoMatchingForm(FlaskForm):
+    on = HiddenField(validators=[DataRequired()])
+
+
+class CoordinatorEndForm(FlaskForm):
+    pair_id = HiddenField(validators=[DataRequired()])
+    reason = StringField(
+        "Reason", validators=[DataRequired("Please give a reason."), Length(max=500)]
+    )
+
+
+class OverrideForm(FlaskForm):
+    person_id = HiddenField(validators=[DataRequired()])
+    qualifies = SelectField("Qualifies", choices=[("yes", "qualifies"), ("no", "does not qualify")])
+    reason = StringField(
+        "Reason", validators=[DataRequired("Please give a reason for the override."), Length(max=500)]
+    )
+
+
+class ResolveForm(FlaskForm):
+    concern_id = HiddenField(validators=[DataRequired()])

@@ -1,0 +1,245 @@
+"""Inbound mail: store raw first (invariant 4), then parse, route and act.
+
+Routing is by the signed reply address (`reply+<kind><id>-<mac>@INBOUND_DOMAIN`),
+with In-Reply-To/References as a fallback. The From must belong to the
+expected person; anything else is quarantined for a coordinator, never
+logged. Every message ends with a status: processed, ignored, quarantined or
+failed, each with its reason, and can be processed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import clock, queues
+from app.accounts.models import Person
+from app.extensions import db
+from app.inbound import commands, errors, routes
+from app.inbound.models import InboundMessage
+from app.outbox import service as outbox
+from app.outbox.models import Delivery
+from emails import addresses
+from emails import inbound as parsing
+
+log = logging.getLogger(__name__)
+MAX_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Stored:
+    message: InboundMessage
+    created: bool
+
+
+def _header(raw: bytes, name: str) -> str:
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:65536])
+        return str(headers.get(name, "") or "").strip()
+    except Exception:  # a header we cannot read is simply absent for de-duplication
+        return ""
+
+
+def _dedupe_key(raw: bytes) -> str:
+    message_id = _header(raw, "Message-ID")
+    if message_id and len(message_id) < 280:
+        return message_id.strip("<> \t")
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def store(raw: bytes, *, via: str, envelope_from: str | None = None,
+          envelope_to: list[str] | None = None) -> Stored:
+    """Keep the message exactly as it arrived; the same Message-ID is kept once.
+    Commits, because nothing may be lost before the 202 / 250 answer."""
+    if len(raw) > MAX_BYTES:
+        raise errors.TooLarge(f"message is {len(raw)} bytes; the limit is {MAX_BYTES}")
+    key = _dedupe_key(raw)
+    existing = db.session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
+    if existing is not None:
+        if _same_message(existing, raw):
+            return Stored(existing, created=False)
+        # A reused Message-ID on different words: keep both.
+        key = f"{key}#sha256:{hashlib.sha256(raw).hexdigest()}"
+    message = InboundMessage(
+        dedupe_key=key,
+        raw=raw,
+        size=len(raw),
+        received_via=via,
+        envelope_from=envelope_from,
+        envelope_to=", ".join(envelope_to or []) or None,
+        received_at=clock.now(),
+        status="new",
+        subject=_header(raw, "Subject")[:500] or None,
+        from_address=(parseaddr(_header(raw, "From"))[1] or None),
+    )
+    db.session.add(message)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same message arrived twice at the same moment
+        db.session.rollback()
+        existing = db.session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
+        return Stored(existing, created=False)
+    return Stored(message, created=True)
+
+
+def _same_message(existing: InboundMessage, raw: bytes) -> bool:
+    """Delivered twice (other Received lines) rather than a reused Message-ID."""
+    return (existing.from_address or "") == (parseaddr(_header(raw, "From"))[1] or "") and (
+        existing.subject or ""
+    ) == (_header(raw, "Subject")[:500] or "")
+
+
+def enqueue_processing(message_id: int) -> None:
+    queues.enqueue(queues.INBOUND, "workers.jobs.process_inbound", message_id)
+
+
+def own_addresses() -> list[str]:
+    config = current_app.config
+    return [parseaddr(config["MAIL_DEFAULT_SENDER"])[1].lower(), f"@{config['INBOUND_DOMAIN']}"]
+
+
+def process(message_id: int) -> InboundMessage:
+    """Parse, route and act on one stored message; always ends with a status."""
+    message = db.session.get(InboundMessage, message_id)
+    if message is None:
+        raise LookupError(f"no inbound message {message_id}")
+    message.attempts += 1
+    try:
+        message.status, message.reason = _process(message)
+    except errors.InboundError as error:
+        db.session.rollback()
+        message = db.session.get(InboundMessage, message_id)
+        message.status, message.reason = error.status, str(error)
+    except Exception as error:  # noqa: BLE001 - a bug must leave a status, not a lost message
+        log.exception("inbound message %s failed", message_id)
+        db.session.rollback()
+        message = db.session.get(InboundMessage, message_id)
+        message.status, message.reason = "failed", f"{type(error).__name__}: {error}"
+    message.processed_at = clock.now()
+    db.session.commit()
+    outbox.enqueue_pending()
+    return message
+
+
+def _process(message: InboundMessage) -> tuple[str, str]:
+    """(status, reason) for work done; errors.InboundError for work refused,
+    which rolls back anything half-done."""
+    try:
+        parsed = parsing.parse_message(message.raw, own_addresses=own_addresses())
+    except parsing.UnparseableMessage as error:
+        raise errors.Unparseable(f"not readable as an email: {error}") from error
+    message.kind = parsed.kind
+    message.from_address = parsed.from_address
+    message.subject = (parsed.subject or "")[:500] or None
+    message.text = parsed.text
+    if parsed.kind == "bounce":
+        return "ignored", _record_bounce(parsed)  # ignored as words, but it did mark the delivery
+    if parsed.kind == "auto_reply":
+        raise errors.AutoReply(f"auto-reply: {parsed.kind_reason}")
+    target = _target(parsed)
+    if target is None:
+        raise errors.UnknownReplyAddress(
+            "not addressed to a reply address of ours, and answers no email we sent"
+        )
+    route = routes.resolve(target)
+    author = _author(parsed, route)
+    message.person_id = author.id
+    message.routed_kind, message.routed_id = route.kind, route.id
+    if parsed.kind == "calendar_reply":
+        return "processed", routes.calendar_reply(route, author, parsed, message)
+    if route.kind == "unsubscribe":
+        return "processed", commands.apply(commands.unsubscribe_command(), author, route, message)
+    command = parsing.parse_command(parsed.text)
+    if command is not None:
+        return "processed", commands.apply(command, author, route, message)
+    if not parsed.text.strip():
+        raise errors.NothingNew("no new text in the reply (only quoted history)")
+    return "processed", routes.words(route, author, parsed.text, message)
+
+
+def _target(parsed: parsing.ParsedMessage) -> addresses.ReplyTarget | None:
+    secret = current_app.config["SECRET_KEY"]
+    for address in parsed.to_addresses:
+        found = addresses.parse_reply_address(secret, address)
+        if found is not None:
+            return found
+    ids = [*parsed.in_reply_to, *reversed(parsed.references)]
+    if not ids:
+        return None
+    wanted = [f"<{i}>" for i in ids]
+    delivery = db.session.scalar(
+        select(Delivery).where(Delivery.message_id.in_(wanted)).order_by(Delivery.id.desc())
+    )
+    if delivery is None:
+        return None
+    reply_to = delivery.params.get("reply_to")
+    if reply_to:
+        return addresses.ReplyTarget(reply_to[0], int(reply_to[1]))
+    return addresses.ReplyTarget("d", delivery.id)
+
+
+def _author(parsed: parsing.ParsedMessage, route: routes.Route) -> Person:
+    """The expected person whose address the From carries; else quarantine."""
+    sender = (parsed.from_address or "").lower()
+    for person in route.people:
+        if person.email == sender:
+            return person
+    expected = " or ".join(p.email for p in route.people) or "nobody (the person left)"
+    raise errors.SenderMismatch(
+        f"sent from {sender or 'an unreadable address'}, but this address belongs to {expected}"
+    )
+
+
+def _record_bounce(parsed: parsing.ParsedMessage) -> str:
+    """Mark the bounced Delivery; a permanent failure suppresses the address."""
+    delivery = None
+    if parsed.bounced_message_id:
+        delivery = db.session.scalar(
+            select(Delivery).where(Delivery.message_id == f"<{parsed.bounced_message_id}>")
+        )
+    if delivery is None and parsed.bounced_recipients:
+        delivery = db.session.scalar(
+            select(Delivery)
+            .where(Delivery.to_email.in_([r.lower() for r in parsed.bounced_recipients]),
+                   Delivery.status == "sent",
+                   Delivery.sent_at >= clock.now() - timedelta(days=7))
+            .order_by(Delivery.sent_at.desc())
+        )
+    permanent = (parsed.bounce_status or "5").startswith("5")
+    recipients = parsed.bounced_recipients or ([delivery.to_email] if delivery else [])
+    if permanent:
+        for recipient in recipients:
+            outbox.suppress(recipient.lower(), f"bounce {parsed.bounce_status or ''}".strip())
+    if delivery is not None and permanent:
+        delivery.status = "bounced"
+        delivery.last_error = f"bounced: {parsed.bounce_status or 'permanent failure'}"
+    where = f"delivery {delivery.id}" if delivery else "no delivery found"
+    kind = "permanent" if permanent else "temporary"
+    return f"bounce ({kind}, {parsed.bounce_status or 'no status'}) for {', '.join(recipients) or 'unknown'}: {where}"
+
+
+def pending_ids(limit: int = 1000) -> list[int]:
+    """Stored but not processed (a lost job): the clock enqueues them again."""
+    stale = clock.now() - timedelta(minutes=2)
+    return list(db.session.scalars(
+        select(InboundMessage.id)
+        .where(InboundMessage.status == "new", InboundMessage.received_at <= stale)
+        .limit(limit)
+    ))
+
+
+def reenqueue_stale() -> int:
+    ids = pending_ids()
+    for message_id in ids:
+        enqueue_processing(message_id)
+    return len(ids)
+
