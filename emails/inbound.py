@@ -345,7 +345,11 @@ def _attachments(tree: _Part, body_ids: set[int]) -> list[tuple[str, str, int]]:
     ]
 
 
-_METHOD_REPLY = re.compile(rb"^METHOD[ \t]*:[ \t]*REPLY[ \t]*\r?$", re.MULTILINE | re.IGNORECASE)
+# iTIP answers an attendee's client sends back: an answer (REPLY), a proposed
+# new time (COUNTER), or a request for the current version (REFRESH).
+_METHOD_REPLY = re.compile(
+    rb"^METHOD[ \t]*:[ \t]*(?:REPLY|COUNTER|REFRESH)[ \t]*\r?$", re.MULTILINE | re.IGNORECASE
+)
 
 
 def _calendar_part(tree: _Part) -> tuple[bytes, bool] | None:
@@ -356,7 +360,7 @@ def _calendar_part(tree: _Part) -> tuple[bytes, bool] | None:
             part.filename.lower().endswith(".ics")
         ):
             data = _payload_bytes(part)
-            is_reply = bool(_METHOD_REPLY.search(data)) or part.param("method") == "reply"
+            is_reply = bool(_METHOD_REPLY.search(data)) or part.param("method") in ("reply", "counter", "refresh")
             candidates.append((not is_reply, part.content_type != "text/calendar", data, is_reply))
     if not candidates:
         return None

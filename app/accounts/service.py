@@ -181,17 +181,22 @@ def update_preferences(person: Person, data: dict) -> None:
     person.name = data["name"].strip()
     person.timezone = data["timezone"]
     person.language = data["language"]
-    person.situation = (data.get("situation") or "").strip()
     person.paused_until = data.get("paused_until")
+    if "organisation" in data:
+        _update_organisation(person, data)
+    if moved:
+        db.session.flush()
+        journeys.reschedule_person(person.id)
+
+
+def _update_organisation(person: Person, data: dict) -> None:
+    person.situation = (data.get("situation") or "").strip()
     if person.organisation is None:
         person.organisation = Organisation(created_at=clock.now())
         db.session.add(person.organisation)
     person.organisation.name = data["organisation"].strip()
     person.organisation.kind = data["organisation_kind"]
     person.organisation.size = data["organisation_size"]
-    if moved:
-        db.session.flush()
-        journeys.reschedule_person(person.id)
 
 
 def _iso(value) -> str | None:
@@ -229,6 +234,7 @@ def export_data(person: Person) -> dict:
         if org
         else None,
         "cohort": enrollment.cohort.name if enrollment else None,
+        "circles": _circles_export(person.id),
         "emails": [
             {
                 "template": d.template,
@@ -241,6 +247,12 @@ def export_data(person: Person) -> dict:
             for d in deliveries
         ],
     }
+
+
+def _circles_export(person_id: int) -> dict:
+    from app.circles import service as circles  # circles builds on accounts
+
+    return circles.export_for(person_id)
 
 
 def delete_account(person_id: int) -> None:

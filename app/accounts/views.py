@@ -143,7 +143,11 @@ def logout():
 def me():
     person = current_person()
     form = PreferencesForm(obj=person)
-    if request.method == "GET" and person.organisation is not None:
+    if not person.is_champion:
+        # A buddy or coordinator has no organisation to describe here.
+        for name in ("organisation", "organisation_kind", "organisation_size", "situation"):
+            delattr(form, name)
+    if request.method == "GET" and person.organisation is not None and person.is_champion:
         form.organisation.data = person.organisation.name
         form.organisation_kind.data = person.organisation.kind
         form.organisation_size.data = person.organisation.size

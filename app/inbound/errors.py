@@ -34,5 +34,11 @@ class AutoReply(InboundError):
     status = "ignored"
 
 
+class CalendarReplyIgnored(InboundError):
+    """A calendar answer for no meeting of ours, or from someone not invited."""
+
+    status = "ignored"
+
+
 class NothingNew(InboundError):
     status = "ignored"

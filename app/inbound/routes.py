@@ -19,7 +19,7 @@ from emails import inbound as parsing
 
 @dataclass
 class Route:
-    kind: str  # delivery | pair | unsubscribe
+    kind: str  # delivery | pair | unsubscribe | circle
     id: int
     people: list[Person] = field(default_factory=list)
     stream: str | None = None
@@ -63,7 +63,7 @@ def calendar_reply(route: Route, author: Person, parsed: parsing.ParsedMessage,
     try:
         return circles.record_calendar_reply(route.id, author.id, parsed.calendar, message.id)
     except CalendarReplyRejected as error:  # unknown UID, not a member, not a meeting, unreadable
-        raise errors.NeedsCoordinator(f"calendar reply not recorded: {error}") from error
+        raise errors.CalendarReplyIgnored(f"calendar reply not recorded: {error}") from error
 
 
 def words(route: Route, author: Person, text: str, message: InboundMessage) -> str:

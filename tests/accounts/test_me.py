@@ -116,3 +116,25 @@ def test_delete_removes_personal_data_and_cancels_pending_mail(client, smtp, dra
         assert all(r.person_id is None and r.secret_params is None for r in rows)
     drain()
     assert len(smtp.to("ada@example.org")) == 1  # only the confirmation, sent before
+
+
+def test_a_buddy_edits_details_without_an_organisation(client, app, smtp, drain):
+    from tests.buddies.pairing import make_buddy
+
+    buddy_id = make_buddy(app)
+    with client.session_transaction() as session:
+        session["person_id"] = buddy_id
+    page = client.get("/me").get_data(as_text=True)
+    assert "Your organisation" not in page
+    response = submit(client, "/me", {"name": "Sam R.", "timezone": "Europe/Paris", "language": "en",
+                                      "paused_until": ""})
+    assert response.status_code == 302
+    with app.app_context():
+        person = db.session.get(Person, buddy_id)
+        assert (person.name, person.timezone) == ("Sam R.", "Europe/Paris")
+
+
+def test_the_data_export_includes_circles(client, smtp, drain):
+    signed_up_champion(client, smtp, drain)
+    data = json.loads(client.get("/me/data.json").get_data(as_text=True))
+    assert "circles" in data

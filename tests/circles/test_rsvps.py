@@ -137,19 +137,17 @@ def test_the_admin_page_shows_who_said_what(app, client, inbound, riverside):
     assert "<td>1</td><td>1</td><td>0</td><td>1</td>" in february.replace("\n", "")
 
 
-def test_a_counter_proposal_is_recorded_not_applied(app, riverside):
-    """Outlook's "propose new time" (METHOD:COUNTER) for the meeting of 6 May."""
+def test_a_counter_proposal_is_recorded_not_applied(app, inbound, riverside):
+    """Outlook's "propose new time" (METHOD:COUNTER) for the meeting of 6 May,
+    through the whole inbound pipeline."""
     raw = readdressed("outlook_counter.eml", riverside.uid, riverside.organizer)
-    calendar = next(p for p in BytesParser(policy=policy.default).parsebytes(raw).walk()
-                    if p.get_content_type() == "text/calendar").get_payload(decode=True)
+    message = post_and_process(app, inbound, raw)
+    assert (message.status, message.kind) == ("processed", "calendar_reply")
+    assert message.reason == (
+        "RSVP tentative for 2025-05-06 from robin@contoso.example with a proposed new time "
+        "2025-05-08 19:00 (recorded, not applied)"
+    )
     with app.app_context():
-        outcome = circles.record_calendar_reply(riverside.id, riverside.people["robin@contoso.example"],
-                                                calendar, None)
-        db.session.commit()
-        assert outcome == (
-            "RSVP tentative for 2025-05-06 from robin@contoso.example with a proposed new time "
-            "2025-05-08 19:00 (recorded, not applied)"
-        )
         row = db.session.scalar(select(Rsvp))
         assert (row.occurrence_start, row.partstat) == (MAY_6, "TENTATIVE")
         assert row.proposed_start == datetime(2025, 5, 8, 17, 0, tzinfo=UTC)
@@ -158,10 +156,10 @@ def test_a_counter_proposal_is_recorded_not_applied(app, riverside):
         assert found.sequence == 0  # nothing moved
 
 
-def test_a_reply_for_another_series_is_quarantined_with_its_reason(app, inbound, riverside):
+def test_a_reply_for_another_series_is_ignored_with_its_reason(app, inbound, riverside):
     raw = readdressed("google_accept.eml", "circle-999@elsewhere.example", riverside.organizer)
     message = post_and_process(app, inbound, raw)
-    assert message.status == "quarantined"
+    assert message.status == "ignored"
     assert message.reason == (
         "calendar reply not recorded: the reply answers circle-999@elsewhere.example, which is not "
         f"the series of Riverside circle ({riverside.uid})"
