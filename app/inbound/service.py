@@ -9,6 +9,7 @@ failed, each with its reason, and can be processed again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ def _header(raw: bytes, name: str) -> str:
 
 
 def _dedupe_key(raw: bytes) -> str:
-    message_id = _header(raw, "Message-ID")
+    message_id = _nul_free(_header(raw, "Message-ID"))
     if message_id and len(message_id) < 280:
         return message_id.strip("<> \t")
     return "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -74,12 +75,12 @@ def store(raw: bytes, *, via: str, envelope_from: str | None = None,
         raw=raw,
         size=len(raw),
         received_via=via,
-        envelope_from=envelope_from,
         envelope_to=", ".join(envelope_to or []) or None,
         received_at=clock.now(),
         status="new",
-        subject=_header(raw, "Subject")[:500] or None,
-        from_address=(parseaddr(_header(raw, "From"))[1] or None),
+        subject=_nul_free(_header(raw, "Subject")[:500]) or None,
+        from_address=_nul_free(parseaddr(_header(raw, "From"))[1][:320]) or None,
+        envelope_from=_nul_free(envelope_from),
     )
     db.session.add(message)
     try:
@@ -91,11 +92,15 @@ def store(raw: bytes, *, via: str, envelope_from: str | None = None,
     return Stored(message, created=True)
 
 
+def _nul_free(value: str | None) -> str | None:
+    return value.replace("\x00", "\ufffd") if value else value
+
+
 def _same_message(existing: InboundMessage, raw: bytes) -> bool:
     """Delivered twice (other Received lines) rather than a reused Message-ID."""
-    return (existing.from_address or "") == (parseaddr(_header(raw, "From"))[1] or "") and (
-        existing.subject or ""
-    ) == (_header(raw, "Subject")[:500] or "")
+    return (existing.from_address or "") == (
+        _nul_free(parseaddr(_header(raw, "From"))[1][:320]) or ""
+    ) and (existing.subject or "") == (_nul_free(_header(raw, "Subject")[:500]) or "")
 
 
 def enqueue_processing(message_id: int) -> None:
@@ -120,12 +125,15 @@ def process(message_id: int) -> InboundMessage:
         message = db.session.get(InboundMessage, message_id)
         message.status, message.reason = error.status, str(error)
     except Exception as error:  # noqa: BLE001 - a bug must leave a status, not a lost message
-        log.exception("inbound message %s failed", message_id)
+        log.exception("inbound message %s failed", message_id, extra={"inbound_id": message_id})
         db.session.rollback()
         message = db.session.get(InboundMessage, message_id)
         message.status, message.reason = "failed", f"{type(error).__name__}: {error}"
+    message.reason = _nul_free(message.reason)
     message.processed_at = clock.now()
     db.session.commit()
+    log.info("inbound message %s %s: %s", message_id, message.status, message.reason,
+             extra={"inbound_id": message_id, "status": message.status})
     outbox.enqueue_pending()
     return message
 
@@ -137,6 +145,7 @@ def _process(message: InboundMessage) -> tuple[str, str]:
         parsed = parsing.parse_message(message.raw, own_addresses=own_addresses())
     except parsing.UnparseableMessage as error:
         raise errors.Unparseable(f"not readable as an email: {error}") from error
+    parsed = _without_nul(parsed)
     message.kind = parsed.kind
     message.from_address = parsed.from_address
     message.subject = (parsed.subject or "")[:500] or None
@@ -164,6 +173,22 @@ def _process(message: InboundMessage) -> tuple[str, str]:
     if not parsed.text.strip():
         raise errors.NothingNew("no new text in the reply (only quoted history)")
     return "processed", routes.words(route, author, parsed.text, message)
+
+
+def _without_nul(parsed: parsing.ParsedMessage) -> parsing.ParsedMessage:
+    """PostgreSQL text cannot hold NUL; a broken message may carry it anywhere."""
+
+    def clean(value):
+        if isinstance(value, str):
+            return value.replace("\x00", "\ufffd")
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    fields = ("text", "full_text", "subject", "from_name", "from_address", "message_id",
+              "in_reply_to", "references", "to_addresses", "bounced_recipients",
+              "bounced_message_id", "bounce_status", "kind_reason")
+    return dataclasses.replace(parsed, **{name: clean(getattr(parsed, name)) for name in fields})
 
 
 def _target(parsed: parsing.ParsedMessage) -> addresses.ReplyTarget | None:
