@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.harness import RESULTS, quiet_logging
 
-SCENARIOS = ("signup", "delivery", "tick-scale", "lateness")
+SCENARIOS = ("signup", "delivery", "tick-scale", "lateness", "inbound")
 
 
 def _scenario(name: str):
@@ -25,6 +25,8 @@ def _scenario(name: str):
         from bench import delivery as module
     elif name == "tick-scale":
         from bench import tick_scale as module
+    elif name == "inbound":
+        from bench import inbound as module
     else:
         from bench import lateness as module
     return module.run

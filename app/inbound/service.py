@@ -42,18 +42,35 @@ class Stored:
     created: bool
 
 
-def _header(raw: bytes, name: str) -> str:
-    try:
-        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:65536])
-        return str(headers.get(name, "") or "").strip()
-    except Exception:  # a header we cannot read is simply absent for de-duplication
-        return ""
+@dataclass(frozen=True)
+class _Envelope:
+    """The few headers storing needs, read once from the header block only."""
+
+    message_id: str
+    subject: str
+    from_address: str
+
+    @classmethod
+    def of(cls, raw: bytes) -> _Envelope:
+        head = raw[:65536]
+        cut = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=-1)
+        try:
+            headers = BytesHeaderParser(policy=policy.compat32).parsebytes(
+                head[: cut + 4] if cut >= 0 else head
+            )
+
+            def read(name: str) -> str:
+                return _nul_free(str(headers.get(name, "") or "").strip()) or ""
+
+            return cls(read("Message-ID"), read("Subject")[:500],
+                       _nul_free(parseaddr(read("From"))[1][:320]) or "")
+        except Exception:  # a header we cannot read is simply absent for de-duplication
+            return cls("", "", "")
 
 
-def _dedupe_key(raw: bytes) -> str:
-    message_id = _nul_free(_header(raw, "Message-ID"))
-    if message_id and len(message_id) < 280:
-        return message_id.strip("<> \t")
+def _dedupe_key(raw: bytes, envelope: _Envelope) -> str:
+    if envelope.message_id and len(envelope.message_id) < 280:
+        return envelope.message_id.strip("<> \t")
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
@@ -63,11 +80,14 @@ def store(raw: bytes, *, via: str, envelope_from: str | None = None,
     Commits, because nothing may be lost before the 202 / 250 answer."""
     if len(raw) > MAX_BYTES:
         raise errors.TooLarge(f"message is {len(raw)} bytes; the limit is {MAX_BYTES}")
-    key = _dedupe_key(raw)
+    envelope = _Envelope.of(raw)
+    key = _dedupe_key(raw, envelope)
     existing = db.session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
     if existing is not None:
-        if _same_message(existing, raw):
-            return Stored(existing, created=False)
+        if (existing.from_address or "", existing.subject or "") == (
+            envelope.from_address, envelope.subject
+        ):
+            return Stored(existing, created=False)  # delivered twice (other Received lines)
         # A reused Message-ID on different words: keep both.
         key = f"{key}#sha256:{hashlib.sha256(raw).hexdigest()}"
     message = InboundMessage(
@@ -78,8 +98,8 @@ def store(raw: bytes, *, via: str, envelope_from: str | None = None,
         envelope_to=", ".join(envelope_to or []) or None,
         received_at=clock.now(),
         status="new",
-        subject=_nul_free(_header(raw, "Subject")[:500]) or None,
-        from_address=_nul_free(parseaddr(_header(raw, "From"))[1][:320]) or None,
+        subject=envelope.subject or None,
+        from_address=envelope.from_address or None,
         envelope_from=_nul_free(envelope_from),
     )
     db.session.add(message)
@@ -94,13 +114,6 @@ def store(raw: bytes, *, via: str, envelope_from: str | None = None,
 
 def _nul_free(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd") if value else value
-
-
-def _same_message(existing: InboundMessage, raw: bytes) -> bool:
-    """Delivered twice (other Received lines) rather than a reused Message-ID."""
-    return (existing.from_address or "") == (
-        _nul_free(parseaddr(_header(raw, "From"))[1][:320]) or ""
-    ) and (existing.subject or "") == (_nul_free(_header(raw, "Subject")[:500]) or "")
 
 
 def enqueue_processing(message_id: int) -> None:
