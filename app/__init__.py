@@ -78,6 +78,7 @@ def _register_models() -> None:
     from app.inbound import models as _inbound  # noqa: F401
     from app.journeys import models as _journeys  # noqa: F401
     from app.outbox import models as _outbox  # noqa: F401
+    from app.surveys import models as _surveys  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.inbound.views import bp as inbound_bp
     from app.outbox.views import bp as outbox_bp
+    from app.surveys.views import bp as surveys_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
@@ -97,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(outbox_bp)
     app.register_blueprint(inbound_bp)
+    app.register_blueprint(surveys_bp)
     if app.config["DEV_MAIL_VIEWER"]:
         app.register_blueprint(devmail_bp)
 

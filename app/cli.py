@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from datetime import datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
 
 from app import clock, queues
 from app.accounts import service as accounts
 from app.accounts.errors import NotFound
-from app.accounts.models import Enrollment, Person
 from app.content import emails_cli
 from app.extensions import db
 from app.inbound.cli import inbound_cli
-from app.outbox.models import Delivery
 from app.tick import tick
 
 people_cli = AppGroup("people", help="People and their roles.")
@@ -79,45 +74,9 @@ def tick_command(now_text: str | None, do_drain: bool) -> None:
         click.echo("queues drained")
 
 
+# Its lists (people, deliveries, ...) are registered by app.admin.cli from
+# app.admin.exports, which the dashboard's CSV links read too.
 export_cli = AppGroup("export", help="CSV exports with a header row.")
-
-
-def _writer():
-    return csv.writer(sys.stdout, lineterminator="\n")
-
-
-def _iso(value) -> str:
-    return value.isoformat() if value is not None else ""
-
-
-@export_cli.command("people")
-def export_people() -> None:
-    out = _writer()
-    out.writerow(["id", "email", "name", "status", "roles", "timezone", "language",
-                  "organisation", "organisation_kind", "organisation_size", "cohort",
-                  "signed_up_at", "confirmed_at", "paused_until"])
-    cohorts = {e.person_id: e.cohort.name for e in db.session.scalars(select(Enrollment))}
-    for person in db.session.scalars(select(Person).order_by(Person.id)).yield_per(1000):
-        org = person.organisation
-        out.writerow([person.id, person.email, person.name, person.status, " ".join(person.roles),
-                      person.timezone, person.language, org.name if org else "",
-                      org.kind if org else "", org.size if org else "",
-                      cohorts.get(person.id, ""), _iso(person.created_at),
-                      _iso(person.confirmed_at), _iso(person.paused_until)])
-
-
-@export_cli.command("deliveries")
-def export_deliveries() -> None:
-    out = _writer()
-    out.writerow(["id", "idempotency_key", "person_id", "to", "stream", "template", "status",
-                  "created_at", "due_at", "next_attempt_at", "held_reason", "sent_at", "attempts",
-                  "smtp_code", "message_id", "last_error"])
-    for d in db.session.scalars(select(Delivery).order_by(Delivery.id)).yield_per(1000):
-        out.writerow([d.id, d.idempotency_key, d.person_id or "", d.to_email, d.stream,
-                      d.template, d.status, _iso(d.created_at), _iso(d.due_at),
-                      _iso(d.next_attempt_at), d.held_reason or "", _iso(d.sent_at), d.attempts,
-                      d.smtp_code or "",
-                      d.message_id or "", d.last_error or ""])
 
 
 def register(app: Flask) -> None:
@@ -132,3 +91,11 @@ def register(app: Flask) -> None:
     from app.circles.cli import circles_cli  # imports export_cli (`flask export rsvps`): here
 
     app.cli.add_command(circles_cli)
+    from app.simulation.cli import simulate_command  # builds its own app for the run: here
+
+    app.cli.add_command(simulate_command)
+    from app.admin.cli import register as register_admin  # imports export_cli: here
+    from app.surveys.cli import surveys_cli
+
+    register_admin(app)  # `flask export people|deliveries|...`, `flask outbox`, inbound review
+    app.cli.add_command(surveys_cli)  # `flask surveys graduate|tick|check`

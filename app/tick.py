@@ -35,12 +35,20 @@ class TickReport:
 
 
 def tick() -> TickReport:
-    """Due journeys write their deliveries (committed), then the sends are enqueued."""
+    """Due journeys write their deliveries, a batch at a time, each batch's
+    sends enqueued as soon as it is committed (sending overlaps the tick);
+    then what else is due, and the repair of lost or stale jobs."""
     now = clock.now()
-    journeys = tick_journeys(now)
+    enqueued = 0
+
+    def enqueue_batch() -> None:
+        nonlocal enqueued
+        enqueued += outbox.enqueue_new()
+
+    journeys = tick_journeys(now, after_commit=enqueue_batch)
     buddies.suggest_for_due_champions(now)  # matches, consent by silence, introductions
     buddies.review_pairs(now)  # nudges after silence, the at-risk list
     circles.tick_circles(now)  # reminders, facilitator prep, placement proposals
-    report = TickReport(journeys=journeys, enqueued=outbox.enqueue_pending())
+    report = TickReport(journeys=journeys, enqueued=enqueued + outbox.enqueue_pending())
     report.inbound_requeued = inbound.reenqueue_stale()
     return report

@@ -72,6 +72,12 @@ KNOWN_VARIABLES: dict[str, str] = {
     "situation_name": "whose situation the circle takes up this meeting ('' when none)",
     "answer": "the reader's RSVP for this meeting so far: yes, no, maybe or ''",
     "members": "the circle's members, each a name with their RSVP",
+    "survey_title": "the title of the survey an email invites to (emails/surveys/*.toml)",
+    "survey_question": "the survey's first question, answered with one click in the email",
+    "survey_answers": "the first question's answers, each with a label and the url that opens "
+    "the survey with it chosen (nothing is saved until Submit)",
+    "checkin_count": "how many check-ins a pairing logged (champion and buddy together)",
+    "meetings_attended": "how many support circle meetings the person said yes to and that took place",
 }
 
 _DURATION = re.compile(r"\A\s*(\d+)\s*([a-z]+)\s*\Z", re.I)

@@ -2,6 +2,11 @@
 
 A Redis lock makes several clocks on several machines safe: only the holder
 ticks; the lock expires on its own if a clock dies mid-tick.
+
+Ticks start at a fixed rate (every `interval` from the first, not `interval`
+after the last one ended), so a due email waits at most one interval for its
+tick however long ticks take. A tick that overran starts the next one at once,
+and the beat restarts from there (no burst of ticks to catch up).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 
 import redis
 
@@ -49,13 +55,15 @@ def main(argv: list[str] | None = None) -> None:
     with app.app_context():
         connection = queues.connection()
         log.info("clock ticking every %s s", args.interval)
+        beat = time.monotonic()
         while not stop.is_set():
             try:
                 run_once(connection, args.interval)
             except Exception:  # keep ticking: the next tick repairs what this one missed
                 log.exception("tick failed")
                 db.session.remove()
-            stop.wait(args.interval)
+            beat = max(beat + args.interval, time.monotonic())
+            stop.wait(beat - time.monotonic())
 
 
 if __name__ == "__main__":

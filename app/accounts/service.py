@@ -53,11 +53,13 @@ def issue_token(person: Person, purpose: str, next_path: str | None = None) -> t
 
 def _send_link(person: Person, template: str, purpose: str, next_path: str | None = None) -> None:
     token, raw = issue_token(person, purpose, next_path)
-    outbox.queue_email(
+    # New by construction: a fresh token's id, and a piece of its hash in case
+    # ids are reused after a deletion. So no lookup: the UNIQUE key guards.
+    outbox.add_email(
         person,
         template,
         stream="transactional",
-        key=f"{person.id}:auth:{purpose}:{token.id}",
+        key=f"{person.id}:auth:{purpose}:{token.id}:{token.token_hash[:12]}",
         params={
             "minutes": current_app.config["LOGIN_TOKEN_MINUTES"],
             "login_url": links.url("/login"),

@@ -74,7 +74,7 @@ def signup():
         return render_template("accounts/signup.html", form=form), 422
     service.request_signup(form.data)
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     return render_template("accounts/check_your_email.html", email=form.email.data)
 
 
@@ -90,7 +90,7 @@ def login():
         return render_template("accounts/login.html", form=form), 422
     service.request_login(form.email.data, links.safe_next(form.next.data))
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     return render_template("accounts/check_your_email.html", email=form.email.data)
 
 
@@ -121,7 +121,7 @@ def continue_post(token: str):
         db.session.rollback()
         return render_template("accounts/link_invalid.html", reason=str(error), form=LoginForm()), 410
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     sign_in(person)
     return redirect(links.safe_next(next_path) or url_for("accounts.me"))
 

@@ -60,6 +60,14 @@ def apply(command: Command, author: Person, route: Route, message: InboundMessag
         from app.circles import service as circles
 
         return circles.request_recovery_circle(author.id, inbound_id=message.id)
+    if name == "graduate":
+        from app.surveys import service as surveys
+        from app.surveys.errors import SurveyError
+
+        try:
+            return surveys.graduate_by_reply(author.id)
+        except SurveyError as error:
+            raise errors.NeedsCoordinator(f"'graduate' by reply: {error}") from error
     raise errors.NeedsCoordinator(f"'{name}' by reply: a coordinator will follow up")
 
 

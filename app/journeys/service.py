@@ -6,11 +6,17 @@ Delivery with its UNIQUE idempotency key in the same transaction that advances
 the journey, and commits. Two ticks at once cannot double an email: the key is
 unique and each journey row is versioned; a batch that loses a race is rolled
 back and redone one journey at a time.
+
+A batch reads what its journeys need with one query a table (people,
+unsubscribes, planned emails for the attention cap, which delivery keys exist)
+and writes everything in one flush at its commit: a due journey costs no
+round trip of its own.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,12 +31,24 @@ from app.extensions import db
 from app.journeys.models import Journey
 from app.outbox import attention, unsubscribes
 from app.outbox import service as outbox
+from app.outbox.models import Delivery
 from emails import sequences
 
 log = logging.getLogger(__name__)
 BATCH = 200
 # After a pause, or when a step is overdue, a journey sends at most one email a day.
 MIN_GAP = timedelta(days=1)
+
+
+@dataclass
+class _Batch:
+    """What the journeys of one batch read, one query a table (module docstring)."""
+
+    now: datetime
+    people: dict[int, Person]
+    left: dict[int, set[str]]  # streams each person unsubscribed from
+    taken: dict[int, list[datetime]]  # attention.planned_times around `now`
+    existing_keys: set[str]
 
 
 @dataclass
@@ -118,9 +136,10 @@ def _finish_step(journey: Journey, seq: sequences.Sequence, step: sequences.Step
     return "next"
 
 
-def advance(journey: Journey, now: datetime, report: JourneyReport) -> None:
-    """Do what is due for one journey at `now` (the caller commits)."""
-    person = db.session.get(Person, journey.person_id)
+def advance(journey: Journey, now: datetime, report: JourneyReport, batch: _Batch | None = None) -> None:
+    """Do what is due for one journey at `now` (the caller commits). `batch`:
+    what was read for it and its batch, instead of a query each."""
+    person = batch.people.get(journey.person_id) if batch else db.session.get(Person, journey.person_id)
     if person is None or person.status != "active":
         journey.state, journey.next_due_at, journey.stopped_reason = "stopped", None, "person left"
         return
@@ -155,7 +174,8 @@ def advance(journey: Journey, now: datetime, report: JourneyReport) -> None:
             report.held += 1
         return
 
-    if unsubscribes.is_unsubscribed(person.id, step.stream):
+    if (outbox.has_left(batch.left[person.id], step.stream) if batch
+            else unsubscribes.is_unsubscribed(person.id, step.stream)):
         journey.last_sent_at = now
         report.skipped += 1
         _finish_step(journey, seq, step, person, now)
@@ -163,19 +183,26 @@ def advance(journey: Journey, now: datetime, report: JourneyReport) -> None:
 
     wanted = journey.next_due_at or now
     slot, held_reason = wanted, None
+    around = max(wanted, now)
+    taken = batch.taken[person.id] if batch and around == batch.now else None
     if not attention.is_exempt(step.stream):
-        slot, held_reason = attention.find_slot(person.id, person.timezone, max(wanted, now), window)
-    outbox.queue_email(
-        person,
-        step.template,
+        slot, held_reason = attention.find_slot(person.id, person.timezone, around, window, taken=taken)
+    key = _delivery_key(journey, step)
+    email = dict(
         stream=step.stream,
-        key=_delivery_key(journey, step),
+        key=key,
         params={**journey.params, "sequence": journey.sequence, "step": step.key,
                 "occurrence": journey.occurrence},
         due_at=wanted,
         send_at=slot,
         held_reason=held_reason,
     )
+    if batch and key not in batch.existing_keys:
+        outbox.add_email(person, step.template, **email, enqueued=True)  # tick_journeys enqueues
+        if taken is not None and not attention.is_exempt(step.stream):
+            attention.remember(taken, slot, around)  # a second journey of this person sees it
+    else:
+        outbox.queue_email(person, step.template, **email)
     report.written += 1
     report.held += held_reason is not None
     journey.occurrence += 1
@@ -221,13 +248,35 @@ def _load_batch(ids: list[int]) -> list[Journey]:
     return sorted(rows, key=lambda j: (j.person_id, _priority(j), j.next_due_at, j.id))
 
 
+def _read_batch(journeys: list[Journey], now: datetime) -> _Batch:
+    person_ids = {journey.person_id for journey in journeys}
+    keys = set()
+    for journey in journeys:
+        try:
+            step = sequences.load(journey.sequence).next_unpassed(journey.passed)
+        except sequences.SequenceError:
+            continue
+        if step is not None:
+            keys.add(_delivery_key(journey, step))  # the key advance() would write
+    return _Batch(
+        now=now,
+        people={p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(person_ids)))},
+        left=outbox.unsubscribed_streams(person_ids),
+        taken=attention.planned_times_of(person_ids, now),
+        existing_keys=set(db.session.scalars(
+            select(Delivery.idempotency_key).where(Delivery.idempotency_key.in_(keys))
+        )) if keys else set(),
+    )
+
+
 def _run(ids: list[int], now: datetime, report: JourneyReport) -> bool:
     """Advance these journeys in one transaction; False when it lost a race."""
     try:
-        for journey in _load_batch(ids):
-            if journey.next_due_at is not None and journey.next_due_at <= now:
-                advance(journey, now, report)
-                db.session.flush()
+        due = [j for j in _load_batch(ids) if j.next_due_at is not None and j.next_due_at <= now]
+        if due:
+            batch = _read_batch(due, now)
+            for journey in due:
+                advance(journey, now, report, batch)
         db.session.commit()
         return True
     except (IntegrityError, StaleDataError):
@@ -235,8 +284,11 @@ def _run(ids: list[int], now: datetime, report: JourneyReport) -> bool:
         return False
 
 
-def tick_journeys(now: datetime | None = None) -> JourneyReport:
-    """Advance every journey due at `now`."""
+def tick_journeys(now: datetime | None = None, *,
+                  after_commit: Callable[[], object] = outbox.enqueue_new) -> JourneyReport:
+    """Advance every journey due at `now`. `after_commit` runs after each
+    committed batch: by default it enqueues the batch's emails, so sending
+    starts while the tick goes on (they are written marked as enqueued)."""
     now = now or clock.now()
     report = JourneyReport()
     after_id = 0
@@ -248,14 +300,15 @@ def tick_journeys(now: datetime | None = None) -> JourneyReport:
         trial = JourneyReport()
         if _run(ids, now, trial):
             _merge(report, trial)
-            continue
-        # Another tick got there first for some of them: one at a time now.
-        for journey_id in ids:
-            single = JourneyReport()
-            if _run([journey_id], now, single):
-                _merge(report, single)
-            else:
-                report.conflicts += 1
+        else:
+            # Another tick got there first for some of them: one at a time now.
+            for journey_id in ids:
+                single = JourneyReport()
+                if _run([journey_id], now, single):
+                    _merge(report, single)
+                else:
+                    report.conflicts += 1
+        after_commit()
     return report
 
 

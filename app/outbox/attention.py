@@ -5,6 +5,8 @@ next free slot in its own send window."""
 
 from __future__ import annotations
 
+import bisect
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,19 +26,42 @@ def is_exempt(stream: str) -> bool:
     return stream in EXEMPT_STREAMS
 
 
+def _counted_near(around: datetime):
+    when = func.coalesce(Delivery.sent_at, Delivery.next_attempt_at)
+    return when, (
+        Delivery.stream.not_in(EXEMPT_STREAMS),
+        Delivery.status.in_(COUNTED_STATUSES),
+        when > around - WEEK - timedelta(days=1),
+        when < around + timedelta(days=120),
+    )
+
+
 def planned_times(person_id: int, around: datetime) -> list[datetime]:
     """When this person's counted programme emails were or will be sent."""
-    when = func.coalesce(Delivery.sent_at, Delivery.next_attempt_at)
-    rows = db.session.execute(
-        select(when).where(
-            Delivery.person_id == person_id,
-            Delivery.stream.not_in(EXEMPT_STREAMS),
-            Delivery.status.in_(COUNTED_STATUSES),
-            when > around - WEEK - timedelta(days=1),
-            when < around + timedelta(days=120),
-        )
-    ).scalars()
+    when, near = _counted_near(around)
+    rows = db.session.execute(select(when).where(Delivery.person_id == person_id, *near)).scalars()
     return sorted(rows)
+
+
+def planned_times_of(person_ids, around: datetime) -> dict[int, list[datetime]]:
+    """`planned_times` of several people, with one query."""
+    when, near = _counted_near(around)
+    found: dict[int, list[datetime]] = defaultdict(list)
+    if person_ids:
+        for person_id, moment in db.session.execute(
+            select(Delivery.person_id, when).where(Delivery.person_id.in_(person_ids), *near)
+        ):
+            found[person_id].append(moment)
+    for times in found.values():
+        times.sort()
+    return found
+
+
+def remember(taken: list[datetime], slot: datetime, around: datetime) -> None:
+    """Add a counted email planned at `slot` to times read for `around`, as
+    `planned_times` would now find it."""
+    if around - WEEK - timedelta(days=1) < slot < around + timedelta(days=120):
+        bisect.insort(taken, slot)
 
 
 def _fits(slot: datetime, taken: list[datetime], zone: ZoneInfo, per_week: int, per_day: int) -> str | None:
@@ -57,14 +82,18 @@ def find_slot(
     tz: str,
     wanted: datetime,
     next_window: Callable[[datetime], datetime],
+    *,
+    taken: list[datetime] | None = None,
 ) -> tuple[datetime, str | None]:
     """The first moment at or after `wanted` that keeps the cap, and why it had
     to wait (None when it did not). `next_window(t)` gives the first send-window
-    slot after t, so a held email still arrives at the person's own 09:00."""
+    slot after t, so a held email still arrives at the person's own 09:00.
+    `taken`: the person's `planned_times` around `wanted`, when already read."""
     per_week = current_app.config["ATTENTION_MAX_PER_WEEK"]
     per_day = current_app.config["ATTENTION_MAX_PER_DAY"]
     zone = ZoneInfo(tz)
-    taken = planned_times(person_id, wanted)
+    if taken is None:
+        taken = planned_times(person_id, wanted)
     slot, first_reason = wanted, None
     for _ in range(120):
         reason = _fits(slot, taken, zone, per_week, per_day)

@@ -1,9 +1,27 @@
 """Who gets which email is decided elsewhere; this module owns the outbox rows
 and the one way they leave: claim -> render -> SMTP -> mark (invariants 1, 2).
 
+Writing: `queue_email` adds the Delivery to the caller's transaction, and
+the session remembers the rows due now; after the commit, `enqueue_new()` puts
+exactly those rows on their queues, in one Redis round trip. `enqueue_pending()`
+does that too, then repairs: due rows never enqueued or whose job was lost, and
+rows whose lease expired. `add_email` is the quick way for a key new by
+construction: no lookup, no flush. With `enqueued=True` (the tick, which
+enqueues each batch right after its commit) a due row is also marked
+`enqueued_at` as it is written, so the repair does not enqueue it twice.
+
+Sending: a job's ids are claimed CLAIM_CHUNK at a time with one conditional
+UPDATE ... RETURNING (pending -> sending with a lease; the lease's exact value
+is the claim's token, so an outcome is written only while the claim holds).
+People, suppressions and unsubscribes of a chunk are read with one query each
+right after its claim. Outcomes are written in small groups: one transaction
+per CLAIM_CHUNK outcomes, or sooner once MARK_EVERY seconds have passed.
+
 The window left by design: if SMTP accepted a message and the process died
 before `sent` was committed, the lease expires and the message is sent again,
-with the same Message-ID, so mail clients show it once.
+with the same Message-ID, so mail clients show it once. Marking in groups
+widens that window from one message to the messages of one group: at most
+CLAIM_CHUNK (20) messages, and at most MARK_EVERY (0.25 s) of sending.
 """
 
 from __future__ import annotations
@@ -13,16 +31,18 @@ import smtplib
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 from email.utils import parseaddr
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, event, inspect, or_, select, update
+from sqlalchemy.orm import Session
 
 from app import clock, links, queues, sealed
 from app.accounts.models import ORGANISATION_KINDS, Person
 from app.extensions import db
 from app.outbox import unsubscribes
-from app.outbox.models import Delivery, Suppression
+from app.outbox.models import Delivery, Suppression, Unsubscribe
 from app.outbox.smtp import SMTPSession
 from emails import addresses, calendar_mime, compose, render, sequences
 
@@ -34,6 +54,32 @@ MAX_ATTEMPTS = 8
 ENQUEUE_STALE_AFTER = timedelta(minutes=2)
 # Enhanced status codes 5.1.x (bad mailbox / address): a hard bounce.
 HARD_BOUNCE_CODES = {550, 551, 553}
+# Asked for by the person (a sign-in link, an answer): never held by a
+# suppression, an unsubscribe or a pause.
+REQUESTED_STREAMS = ("transactional", "replies")
+# Claim and mark in groups (module docstring): each group costs two commits
+# instead of two per email, and is the most a crash can send twice.
+CLAIM_CHUNK = 20
+MARK_EVERY = 0.25  # seconds
+
+_WRITTEN = "hearth.outbox.written"  # (Delivery, queue) added in the open transaction
+_COMMITTED = "hearth.outbox.committed"  # (id, queue) committed, not enqueued yet
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_committed(session: Session) -> None:
+    written = session.info.pop(_WRITTEN, None)
+    if written:
+        committed = session.info.setdefault(_COMMITTED, [])
+        for delivery, queue in written:
+            key = inspect(delivery).key
+            if key is not None:  # None: rolled back with a savepoint, it does not exist
+                committed.append((key[1][0], queue))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_written(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
 
 
 def queue_email(
@@ -49,7 +95,8 @@ def queue_email(
     send_at: datetime | None = None,
     held_reason: str | None = None,
 ) -> Delivery:
-    """Write the Delivery for `template` to `person`; the caller commits.
+    """Write the Delivery for `template` to `person`; the caller commits, then
+    calls `enqueue_new()` (or `enqueue_pending()`).
 
     `key` is the idempotency key (person, journey, step, occurrence): queueing
     the same key twice returns the row already there. `send_at` (default
@@ -58,7 +105,44 @@ def queue_email(
     existing = db.session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
     if existing is not None:
         return existing
+    delivery = _write(
+        person, template, stream=stream, key=key, params=params, secret_params=secret_params,
+        queue=queue, due_at=due_at, send_at=send_at, held_reason=held_reason, enqueued=False,
+    )
+    db.session.flush()
+    return delivery
+
+
+def add_email(
+    person: Person,
+    template: str,
+    *,
+    stream: str,
+    key: str,
+    params: dict | None = None,
+    secret_params: dict | None = None,
+    queue: str = queues.DEFAULT,
+    due_at: datetime | None = None,
+    send_at: datetime | None = None,
+    held_reason: str | None = None,
+    enqueued: bool = False,
+) -> Delivery:
+    """`queue_email` for a key the caller knows to be new (made from a fresh
+    id, or checked in bulk): no lookup and no flush; a key that exists after
+    all fails at its UNIQUE constraint. `enqueued=True` only when the caller
+    itself calls `enqueue_new()` right after its commit (module docstring)."""
+    return _write(
+        person, template, stream=stream, key=key, params=params, secret_params=secret_params,
+        queue=queue, due_at=due_at, send_at=send_at, held_reason=held_reason, enqueued=enqueued,
+    )
+
+
+def _write(person: Person, template: str, *, stream: str, key: str, params: dict | None,
+           secret_params: dict | None, queue: str, due_at: datetime | None,
+           send_at: datetime | None, held_reason: str | None, enqueued: bool) -> Delivery:
     now = clock.now()
+    next_attempt_at = send_at or due_at or now
+    due_now = next_attempt_at <= now
     delivery = Delivery(
         idempotency_key=key,
         person_id=person.id,
@@ -71,21 +155,32 @@ def queue_email(
         status="pending",
         created_at=now,
         due_at=due_at or now,
-        next_attempt_at=send_at or due_at or now,
+        next_attempt_at=next_attempt_at,
+        enqueued_at=now if enqueued and due_now else None,
         held_reason=held_reason,
         attempts=0,
     )
     db.session.add(delivery)
-    db.session.flush()
+    if due_now:
+        db.session.info.setdefault(_WRITTEN, []).append((delivery, queue))
     return delivery
 
 
+def enqueue_new() -> int:
+    """Enqueue send jobs for the due deliveries this session wrote and
+    committed. Call after the commit; returns how many were enqueued."""
+    committed = db.session.info.pop(_COMMITTED, None)
+    return _enqueue(committed) if committed else 0
+
+
 def enqueue_pending(limit: int = 5000) -> int:
-    """Enqueue send jobs for due pending rows not queued recently. Call after commit.
+    """Enqueue send jobs for what `enqueue_new()` would, and for due pending
+    rows not queued recently. Call after commit.
 
     Also takes back `sending` rows whose lease expired (a worker died). Returns
     how many deliveries were enqueued.
     """
+    written = db.session.info.pop(_COMMITTED, None) or []
     now = clock.now()
     stale = now - ENQUEUE_STALE_AFTER
     rows = db.session.execute(
@@ -103,51 +198,106 @@ def enqueue_pending(limit: int = 5000) -> int:
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
     ).all()
-    if not rows:
-        return 0
-    ids = [row.id for row in rows]
-    db.session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(enqueued_at=now))
-    db.session.commit()
+    if rows:
+        ids = [row.id for row in rows]
+        db.session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(enqueued_at=now))
+        db.session.commit()
+    return _enqueue(written + [(row.id, row.queue) for row in rows])
+
+
+def _enqueue(rows: list[tuple[int, str]]) -> int:
+    """Send jobs of SEND_BATCH_SIZE ids for (delivery id, queue) pairs, in one
+    round trip; how many deliveries (each once)."""
     by_queue: dict[str, list[int]] = defaultdict(list)
-    for row in rows:
-        by_queue[row.queue].append(row.id)
+    for delivery_id, queue in dict(rows).items():
+        by_queue[queue].append(delivery_id)
     size = current_app.config["SEND_BATCH_SIZE"]
-    for name, queue_ids in by_queue.items():
-        for start in range(0, len(queue_ids), size):
-            queues.enqueue(name, "workers.jobs.send_deliveries", queue_ids[start : start + size])
-    return len(ids)
+    queues.enqueue_many([
+        (name, "workers.jobs.send_deliveries", (ids[start : start + size],))
+        for name, ids in by_queue.items()
+        for start in range(0, len(ids), size)
+    ])
+    return sum(len(ids) for ids in by_queue.values())
 
 
-def _claim(delivery_id: int, now: datetime) -> Delivery | None:
-    """pending -> sending with a lease, in one conditional UPDATE (invariant 2)."""
+def _claimable(columns, now: datetime):
+    return or_(
+        and_(columns.status == "pending", columns.next_attempt_at <= now),
+        and_(columns.status == "sending", columns.lease_until < now),
+    )
+
+
+def _claim_many(delivery_ids: list[int], now: datetime) -> tuple[list, datetime]:
+    """pending -> sending with a lease, in one conditional UPDATE (invariant 2).
+    The rows this claim holds (in the order asked), and the lease: its exact
+    value is the token of this claim."""
     lease = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
-    result = db.session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            or_(
-                and_(Delivery.status == "pending", Delivery.next_attempt_at <= now),
-                and_(Delivery.status == "sending", Delivery.lease_until < now),
-            ),
-        )
-        .values(status="sending", lease_until=lease, attempts=Delivery.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
+    table = Delivery.__table__
+    rows = db.session.execute(
+        update(table)
+        .where(table.c.id.in_(delivery_ids), _claimable(table.c, now))
+        .values(status="sending", lease_until=lease, attempts=table.c.attempts + 1)
+        .returning(*table.c)
+    ).all()
     db.session.commit()
-    if result.rowcount != 1:
-        return None
-    return db.session.get(Delivery, delivery_id, populate_existing=True)
+    by_id = {row.id: row for row in rows}
+    return [by_id[i] for i in dict.fromkeys(delivery_ids) if i in by_id], lease
 
 
-def _finish(delivery: Delivery, **values) -> None:
-    """Write an outcome only while we still hold the lease we claimed."""
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.status == "sending")
-        .values(lease_until=None, **values)
-        .execution_options(synchronize_session=False)
-    )
+def _claim(delivery_id: int, now: datetime):
+    """Claim one delivery; its row, or None when it cannot be claimed."""
+    claimed, _lease = _claim_many([delivery_id], now)
+    return claimed[0] if claimed else None
+
+
+def _renew(delivery_ids: list[int], lease: datetime, now: datetime) -> tuple[set[int], datetime]:
+    """A fresh lease for rows still held with `lease`; which ones, and the new lease."""
+    renewed = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    table = Delivery.__table__
+    held = db.session.scalars(
+        update(table)
+        .where(table.c.id.in_(delivery_ids), table.c.status == "sending", table.c.lease_until == lease)
+        .values(lease_until=renewed)
+        .returning(table.c.id)
+    ).all()
     db.session.commit()
+    return set(held), renewed
+
+
+class _Outcomes:
+    """Outcomes of claimed rows, written in groups (module docstring), each
+    only while the claim with `lease` still holds the row."""
+
+    def __init__(self, lease: datetime) -> None:
+        self.lease = lease
+        self._waiting: list[tuple[int, dict]] = []
+        self._since = monotonic()
+
+    def add(self, delivery_id: int, **values) -> None:
+        self._waiting.append((delivery_id, values))
+        if len(self._waiting) >= CLAIM_CHUNK or monotonic() - self._since >= MARK_EVERY:
+            self.write()
+
+    def write(self) -> None:
+        if self._waiting:
+            table = Delivery.__table__
+            groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
+            for delivery_id, values in self._waiting:
+                groups[tuple(sorted(values))].append(
+                    {"b_id": delivery_id, "b_lease": self.lease,
+                     **{f"b_{name}": value for name, value in values.items()}}
+                )
+            for names, rows in groups.items():
+                db.session.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"), table.c.status == "sending",
+                           table.c.lease_until == bindparam("b_lease"))
+                    .values(lease_until=None, **{name: bindparam(f"b_{name}") for name in names}),
+                    rows,
+                )
+            db.session.commit()
+            self._waiting = []
+        self._since = monotonic()
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -163,7 +313,66 @@ def suppress(email: str, reason: str) -> None:
         db.session.add(Suppression(email=email.lower(), reason=reason, created_at=clock.now()))
 
 
-def build_message(delivery: Delivery, now: datetime):
+def unsubscribed_streams(person_ids) -> dict[int, set[str]]:
+    """The streams each person left ("all" included), with one query."""
+    streams: dict[int, set[str]] = defaultdict(set)
+    if person_ids:
+        for person_id, stream in db.session.execute(
+            select(Unsubscribe.person_id, Unsubscribe.stream).where(Unsubscribe.person_id.in_(person_ids))
+        ):
+            streams[person_id].add(stream)
+    return streams
+
+
+def has_left(streams: set[str], stream: str) -> bool:
+    """unsubscribes.is_unsubscribed, given the streams a person left."""
+    return stream not in REQUESTED_STREAMS and not streams.isdisjoint((stream, "all"))
+
+
+class _Found:
+    """What the sends of some deliveries read, one query a table: the people
+    (with their organisations), suppressed addresses, unsubscribes."""
+
+    def __init__(self, deliveries) -> None:
+        wanted: set[int] = set()
+        for delivery in deliveries:
+            if delivery.person_id:
+                wanted.add(delivery.person_id)
+            wanted.update(delivery.params.get("also_to") or ())
+            if delivery.params.get("reply_to_person"):
+                wanted.add(delivery.params["reply_to_person"])
+        self._people: dict[int, Person] = {}
+        if wanted:
+            self._people = {
+                person.id: person
+                for person in db.session.scalars(select(Person).where(Person.id.in_(wanted))).unique()
+            }
+        self._asked = wanted
+        emails = {d.to_email for d in deliveries if d.stream not in REQUESTED_STREAMS}
+        for delivery in deliveries:
+            emails.update(self._people[i].email for i in delivery.params.get("also_to") or ()
+                          if i in self._people)
+        self.suppressed: set[str] = set()
+        if emails:
+            self.suppressed = set(db.session.scalars(
+                select(Suppression.email).where(Suppression.email.in_(emails))
+            ))
+        self._unsubscribed = unsubscribed_streams(
+            {d.person_id for d in deliveries if d.person_id and d.stream not in REQUESTED_STREAMS}
+        )
+
+    def person(self, person_id: int | None) -> Person | None:
+        if not person_id:
+            return None
+        if person_id not in self._asked:
+            return db.session.get(Person, person_id)
+        return self._people.get(person_id)
+
+    def is_unsubscribed(self, person_id: int, stream: str) -> bool:
+        return has_left(self._unsubscribed[person_id], stream)
+
+
+def build_message(delivery: Delivery, now: datetime, found: _Found | None = None):
     """Render and compose the MIME message for a delivery (no sending).
 
     Options a feature may put in `params`: `reply_to` = [kind, id] for the
@@ -173,8 +382,9 @@ def build_message(delivery: Delivery, now: datetime):
     `ics_method` = an iCalendar invitation (REQUEST/CANCEL) built when the
     change happened, attached the way Gmail, Outlook and Apple Mail expect.
     """
+    found = found or _Found([delivery])
     config = current_app.config
-    person = db.session.get(Person, delivery.person_id) if delivery.person_id else None
+    person = found.person(delivery.person_id)
     organisation = person.organisation if person else None
     context = {
         **delivery.params,
@@ -200,13 +410,13 @@ def build_message(delivery: Delivery, now: datetime):
     ))
     if delivery.params.get("reply_to_person"):
         # A forwarded question: the answer goes straight to the person who asked.
-        asker = db.session.get(Person, delivery.params["reply_to_person"])
+        asker = found.person(delivery.params["reply_to_person"])
         if asker is not None:
             reply_to = compose.address(asker.name, asker.email)
     recipients = [compose.address(person.name if person else None, delivery.to_email)]
     for other_id in delivery.params.get("also_to") or []:
-        other = db.session.get(Person, other_id)
-        if other is not None and not is_suppressed(other.email):
+        other = found.person(other_id)
+        if other is not None and other.email not in found.suppressed:
             recipients.append(compose.address(other.name, other.email))
     headers = _list_headers(delivery, config)
     if delivery.params.get("thread"):
@@ -221,6 +431,7 @@ def build_message(delivery: Delivery, now: datetime):
         headers=headers,
     )
     if delivery.params.get("ics"):
+        message = message.as_email_message()
         calendar_mime.attach_calendar(
             message, delivery.params["ics"].encode(), method=delivery.params.get("ics_method", "REQUEST")
         )
@@ -231,7 +442,7 @@ def _list_headers(delivery: Delivery, config) -> dict[str, str]:
     headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
     # An email to several people (an introduction) carries no personal
     # unsubscribe link: one reader must not unsubscribe another.
-    if (delivery.stream not in ("transactional", "replies") and delivery.person_id
+    if (delivery.stream not in REQUESTED_STREAMS and delivery.person_id
             and not delivery.params.get("also_to")):
         # RFC 8058: a one-click POST to the https link, plus a mailto for old clients.
         one_click = links.url(f"/unsubscribe/{unsubscribes.token_for(delivery.person_id, delivery.stream)}")
@@ -249,49 +460,75 @@ def send_batch(delivery_ids: list[int]) -> dict[str, int]:
     outcome: dict[str, int] = defaultdict(int)
     session = SMTPSession()
     try:
-        for delivery_id in delivery_ids:
-            outcome[_send_one(delivery_id, session)] += 1
+        for start in range(0, len(delivery_ids), CLAIM_CHUNK):
+            _send_chunk(delivery_ids[start : start + CLAIM_CHUNK], session, outcome)
     finally:
         session.close()
     return dict(outcome)
 
 
-def _send_one(delivery_id: int, session: SMTPSession) -> str:
-    now = clock.now()
-    delivery = _claim(delivery_id, now)
-    if delivery is None:
-        return "skipped"
-    if delivery.stream not in ("transactional", "replies"):
-        if is_suppressed(delivery.to_email):
-            _finish(delivery, status="suppressed", last_error="address is on the suppression list")
+def _send_chunk(delivery_ids: list[int], session: SMTPSession, outcome: dict[str, int]) -> None:
+    claimed, lease = _claim_many(delivery_ids, clock.now())
+    if len(claimed) < len(delivery_ids):
+        outcome["skipped"] += len(delivery_ids) - len(claimed)
+    if not claimed:
+        return
+    found = _Found(claimed)
+    outcomes = _Outcomes(lease)
+    lease_seconds = current_app.config["SEND_LEASE_SECONDS"]
+    held = {delivery.id for delivery in claimed}
+    try:
+        for index, delivery in enumerate(claimed):
+            now = clock.now()
+            # A slow server: keep at least half a lease for every send, as a
+            # claim of one email at a time would have.
+            if now >= outcomes.lease - timedelta(seconds=lease_seconds / 2):
+                outcomes.write()
+                held, outcomes.lease = _renew([d.id for d in claimed[index:]], outcomes.lease, now)
+            if delivery.id not in held:
+                outcome["skipped"] += 1
+                continue
+            outcome[_send_one(delivery, session, found, outcomes, now)] += 1
+    except BaseException:
+        # Whatever broke, the outcomes of the emails already sent are written.
+        db.session.rollback()
+        outcomes.write()
+        raise
+    outcomes.write()
+
+
+def _send_one(delivery, session: SMTPSession, found: _Found, outcomes: _Outcomes, now: datetime) -> str:
+    if delivery.stream not in REQUESTED_STREAMS:
+        if delivery.to_email in found.suppressed:
+            outcomes.add(delivery.id, status="suppressed", last_error="address is on the suppression list")
             return "suppressed"
-        if delivery.person_id and unsubscribes.is_unsubscribed(delivery.person_id, delivery.stream):
-            _finish(delivery, status="suppressed", last_error=f"unsubscribed from {delivery.stream}")
+        if delivery.person_id and found.is_unsubscribed(delivery.person_id, delivery.stream):
+            outcomes.add(delivery.id, status="suppressed", last_error=f"unsubscribed from {delivery.stream}")
             return "suppressed"
-        resume = _pause_ends(delivery, now)
+        resume = _pause_ends(found.person(delivery.person_id), now)
         if resume is not None:
-            _finish(delivery, status="pending", next_attempt_at=resume, enqueued_at=None,
-                    held_reason=f"paused until {resume.date().isoformat()}",
-                    attempts=delivery.attempts - 1)
+            outcomes.add(delivery.id, status="pending", next_attempt_at=resume, enqueued_at=None,
+                         held_reason=f"paused until {resume.date().isoformat()}",
+                         attempts=delivery.attempts - 1)
             return "held"
     try:
-        message, rendered, envelope_from, envelope_to = build_message(delivery, now)
+        message, rendered, envelope_from, envelope_to = build_message(delivery, now, found)
     except (render.TemplateError, compose.HeaderInjection, ValueError) as error:
         log.error("delivery %s cannot be built: %s", delivery.id, error)
-        _finish(delivery, status="failed", last_error=f"cannot build the email: {error}")
+        outcomes.add(delivery.id, status="failed", last_error=f"cannot build the email: {error}")
         return "failed"
     try:
         session.send(envelope_from, envelope_to, message.as_bytes())
     except smtplib.SMTPRecipientsRefused as error:
         code, answer = next(iter(error.recipients.values()))
-        return _refused(delivery, session, code, answer, now)
+        return _refused(delivery, session, code, answer, now, found, outcomes)
     except smtplib.SMTPResponseException as error:
-        return _refused(delivery, session, error.smtp_code, error.smtp_error, now)
+        return _refused(delivery, session, error.smtp_code, error.smtp_error, now, found, outcomes)
     except (smtplib.SMTPException, OSError) as error:
         session.reset()
-        return _retry(delivery, now, None, f"connection: {error}")
-    _finish(
-        delivery,
+        return _retry(delivery, now, None, f"connection: {error}", outcomes)
+    outcomes.add(
+        delivery.id,
         status="sent",
         sent_at=clock.now(),
         message_id=message["Message-ID"],
@@ -304,9 +541,8 @@ def _send_one(delivery_id: int, session: SMTPSession) -> str:
     return "sent"
 
 
-def _pause_ends(delivery: Delivery, now: datetime) -> datetime | None:
+def _pause_ends(person: Person | None, now: datetime) -> datetime | None:
     """When the person is paused: the first 09:00 weekday slot after the pause."""
-    person = db.session.get(Person, delivery.person_id) if delivery.person_id else None
     if person is None or person.paused_until is None:
         return None
     zone = ZoneInfo(person.timezone)
@@ -316,23 +552,25 @@ def _pause_ends(delivery: Delivery, now: datetime) -> datetime | None:
     return sequences.next_window(time(9, 0), True, person.timezone, start)
 
 
-def _refused(delivery: Delivery, session: SMTPSession, code: int, answer, now: datetime) -> str:
+def _refused(delivery, session: SMTPSession, code: int, answer, now: datetime,
+             found: _Found, outcomes: _Outcomes) -> str:
     text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
     if 400 <= code < 500 or code < 200:
         session.reset()
-        return _retry(delivery, now, code, f"{code} {text}")
+        return _retry(delivery, now, code, f"{code} {text}", outcomes)
     if code in HARD_BOUNCE_CODES:
-        suppress(delivery.to_email, f"SMTP {code} {text}")
-    _finish(delivery, status="failed", smtp_code=code, last_error=f"{code} {text}")
+        suppress(delivery.to_email, f"SMTP {code} {text}")  # committed with the outcome
+        found.suppressed.add(delivery.to_email)
+    outcomes.add(delivery.id, status="failed", smtp_code=code, last_error=f"{code} {text}")
     return "failed"
 
 
-def _retry(delivery: Delivery, now: datetime, code: int | None, error: str) -> str:
+def _retry(delivery, now: datetime, code: int | None, error: str, outcomes: _Outcomes) -> str:
     if delivery.attempts >= MAX_ATTEMPTS:
-        _finish(delivery, status="failed", smtp_code=code, last_error=f"gave up: {error}")
+        outcomes.add(delivery.id, status="failed", smtp_code=code, last_error=f"gave up: {error}")
         return "failed"
-    _finish(
-        delivery,
+    outcomes.add(
+        delivery.id,
         status="pending",
         smtp_code=code,
         last_error=error,

