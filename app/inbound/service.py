@@ -147,7 +147,7 @@ def process(message_id: int) -> InboundMessage:
     db.session.commit()
     log.info("inbound message %s %s: %s", message_id, message.status, message.reason,
              extra={"inbound_id": message_id, "status": message.status})
-    outbox.enqueue_pending()
+    outbox.enqueue_new()  # just what this message wrote
     return message
 
 
