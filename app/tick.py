@@ -14,6 +14,7 @@ from app.circles import service as circles
 from app.inbound import service as inbound
 from app.journeys.service import JourneyReport, tick_journeys
 from app.outbox import service as outbox
+from app.surveys import service as surveys
 
 
 @dataclass
@@ -49,6 +50,7 @@ def tick() -> TickReport:
     buddies.suggest_for_due_champions(now)  # matches, consent by silence, introductions
     buddies.review_pairs(now)  # nudges after silence, the at-risk list
     circles.tick_circles(now)  # reminders, facilitator prep, placement proposals
+    surveys.tick_surveys(now)  # graduation when the journey ends, survey reminders
     report = TickReport(journeys=journeys, enqueued=enqueued + outbox.enqueue_pending())
     report.inbound_requeued = inbound.reenqueue_stale()
     return report

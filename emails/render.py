@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -199,7 +200,10 @@ class _Shape:
     needs: dict[str, frozenset[str]]  # placeholder number -> kinds of place it landed in
 
 
-_shapes: dict[tuple, _Shape | None] = {}
+# (template, placeholder context, has a preheader) -> its renders with
+# placeholders (body Markdown, subject, preheader) and its shape.
+_shapes: dict[tuple, tuple[str, str, str, _Shape | None]] = {}
+_shapes_lock = threading.Lock()
 
 
 def _placeholder(number: str) -> str:
@@ -232,26 +236,26 @@ def _html_from_shape(name: str, context: dict, subject: str, preheader: str,
     email must be rendered in full."""
     values: dict[str, str] = {}
     shaped = _with_placeholders(context, values)
-    footer = shaped.get("footer", {})
-    if not values or not _is_plain_data(footer):
+    if not values or not _is_plain_data(shaped):
         return None
-    shaped_md = _render_part(name, "body", {**shaped, "button": _button_html})
-    shaped_subject = _render_line(name, "subject", shaped)
-    shaped_preheader = _render_line(name, "preheader", shaped) if preheader else ""
+    # The same template and placeholders render the same: one shape for all.
+    key = (name, repr(shaped), bool(preheader))
+    found = _shapes.get(key)
+    if found is None:
+        shaped_md = _render_part(name, "body", {**shaped, "button": _button_html})
+        shaped_subject = _render_line(name, "subject", shaped)
+        shaped_preheader = _render_line(name, "preheader", shaped) if preheader else ""
+        found = (shaped_md, shaped_subject, shaped_preheader,
+                 _shape(shaped_md, shaped_subject, shaped_preheader, shaped.get("footer", {})))
+        with _shapes_lock:
+            if len(_shapes) >= _SHAPES_KEPT:
+                del _shapes[next(iter(_shapes))]
+            _shapes[key] = found
+    shaped_md, shaped_subject, shaped_preheader, shape = found
     # Jinja treated every value as opaque (no test, filter or escaping changed it).
-    if (_put_back(shaped_md, values) != markdown_text
+    if (shape is None or _put_back(shaped_md, values) != markdown_text
             or _put_back(shaped_subject, values) != subject
             or _put_back(shaped_preheader, values) != preheader):
-        return None
-    key = (shaped_md, shaped_subject, shaped_preheader, repr(footer))
-    if key in _shapes:
-        shape = _shapes[key]
-    else:
-        shape = _shape(shaped_md, shaped_subject, shaped_preheader, footer)
-        if len(_shapes) >= _SHAPES_KEPT:
-            del _shapes[next(iter(_shapes))]
-        _shapes[key] = shape
-    if shape is None:
         return None
     for number, kinds in shape.needs.items():
         if not all(_INERT_CHECKS[kind](values[number]) for kind in kinds):

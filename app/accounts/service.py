@@ -36,6 +36,13 @@ def _hash(raw: str) -> str:
 
 
 def issue_token(person: Person, purpose: str, next_path: str | None = None) -> tuple[LoginToken, str]:
+    token, raw = _new_token(person, purpose, next_path)
+    db.session.flush()
+    return token, raw
+
+
+def _new_token(person: Person, purpose: str, next_path: str | None = None) -> tuple[LoginToken, str]:
+    """A sign-in token added to the session, not flushed: (its row, the raw token)."""
     now = clock.now()
     raw = secrets.token_urlsafe(32)
     token = LoginToken(
@@ -47,19 +54,20 @@ def issue_token(person: Person, purpose: str, next_path: str | None = None) -> t
         expires_at=now + timedelta(minutes=current_app.config["LOGIN_TOKEN_MINUTES"]),
     )
     db.session.add(token)
-    db.session.flush()
     return token, raw
 
 
 def _send_link(person: Person, template: str, purpose: str, next_path: str | None = None) -> None:
-    token, raw = issue_token(person, purpose, next_path)
-    # New by construction: a fresh token's id, and a piece of its hash in case
-    # ids are reused after a deletion. So no lookup: the UNIQUE key guards.
+    """The token and its email, written at the caller's commit (one flush, so
+    SQLite's write lock is held briefly)."""
+    token, raw = _new_token(person, purpose, next_path)
+    # New by construction: the key holds a piece of the new token's hash (the
+    # token is random). So no lookup: the UNIQUE key guards.
     outbox.add_email(
         person,
         template,
         stream="transactional",
-        key=f"{person.id}:auth:{purpose}:{token.id}:{token.token_hash[:12]}",
+        key=f"{person.id}:auth:{purpose}:{token.token_hash[:16]}",
         params={
             "minutes": current_app.config["LOGIN_TOKEN_MINUTES"],
             "login_url": links.url("/login"),
@@ -95,7 +103,8 @@ def request_signup(data: dict) -> Person:
     if person.organisation is None:
         db.session.add(organisation)
         person.organisation = organisation
-    db.session.flush()
+    if person.id is None:
+        db.session.flush()  # the new person's id, for the token and the email
     _send_link(person, "confirm_signup", "confirm")
     return person
 

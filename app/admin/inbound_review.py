@@ -54,11 +54,11 @@ def sender(found: InboundMessage) -> Person | None:
 def candidate_pairs(found: InboundMessage) -> list[Pair]:
     """The active pairs of whoever sent it (or whom it was routed to)."""
     person = sender(found)
-    query = select(Pair).where(Pair.status == "active")
     if person is None:
         return []
     return list(db.session.scalars(
-        query.where(or_(Pair.champion_id == person.id, Pair.buddy_id == person.id)).order_by(Pair.id)))
+        select(Pair).where(Pair.status == "active", or_(Pair.champion_id == person.id,
+                                                          Pair.buddy_id == person.id)).order_by(Pair.id)))
 
 
 def log_as_checkin(message_id: int, pair_id: int, author_id: int | None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -44,6 +44,14 @@ def _email_prefix(q: str) -> bool:
     return "@" in q and not q.startswith("@") and " " not in q
 
 
+def _starts_with(column, q: str):
+    """Addresses starting with `q`. SQLite compares bytes, so a range walks the
+    UNIQUE index; PostgreSQL's collations make a range unsafe, so LIKE there."""
+    if db.engine.dialect.name == "sqlite":
+        return and_(column >= q, column < q + "\U0010ffff")
+    return column.like(like_pattern(q)[1:], escape="\\")
+
+
 # -- people ---------------------------------------------------------------------------
 
 
@@ -69,7 +77,7 @@ def people(q: str | None = None, role: str | None = None, cohort_id: int | None 
         query = query.where(exists().where(Enrollment.person_id == Person.id,
                                            Enrollment.cohort_id == cohort_id))
     if q and _email_prefix(q):
-        query = query.where(Person.email >= q, Person.email < q + "\U0010ffff")
+        query = query.where(_starts_with(Person.email, q))
     elif q:
         query = query.where(_matches(q, Person.email, Person.name))
     page = keyset(query, Person.id, after=after, before=before)
@@ -197,7 +205,7 @@ def deliveries(tab: str = "failed", q: str | None = None, *, after: int | None =
     elif tab in OUTBOX_TABS:
         query = query.where(Delivery.status == tab)
     if q and _email_prefix(q):
-        query = query.where(Delivery.to_email >= q, Delivery.to_email < q + "\U0010ffff")
+        query = query.where(_starts_with(Delivery.to_email, q))
     elif q:
         query = query.where(_matches(q, Delivery.to_email, Delivery.template))
     return keyset(query, Delivery.id, after=after, before=before)

@@ -15,6 +15,7 @@ round trip of its own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class _Batch:
     """What the journeys of one batch read, one query a table (module docstring)."""
 
     now: datetime
+    sequences: dict[str, sequences.Sequence]  # each loaded once a batch (a file stat each)
     people: dict[int, Person]
     left: dict[int, set[str]]  # streams each person unsubscribed from
     taken: dict[int, list[datetime]]  # attention.planned_times around `now`
@@ -144,7 +146,8 @@ def advance(journey: Journey, now: datetime, report: JourneyReport, batch: _Batc
         journey.state, journey.next_due_at, journey.stopped_reason = "stopped", None, "person left"
         return
     try:
-        seq = sequences.load(journey.sequence)
+        seq = batch.sequences.get(journey.sequence) if batch else None
+        seq = seq or sequences.load(journey.sequence)
     except sequences.SequenceError as error:
         # Hold, do not lose: the next tick tries again once the file is fixed.
         journey.next_due_at = now + timedelta(minutes=30)
@@ -217,12 +220,19 @@ def _delivery_key(journey: Journey, step: sequences.Step) -> str:
     return f"{journey.person_id}:{journey.sequence}{scope}:{step.key}:{journey.occurrence}"
 
 
-def _priority(journey: Journey) -> int:
-    try:
-        step = sequences.load(journey.sequence).step(journey.next_step or "")
-    except sequences.SequenceError:
-        return 99
+def _priority(journey: Journey, loaded: dict[str, sequences.Sequence]) -> int:
+    seq = loaded.get(journey.sequence)
+    step = seq.step(journey.next_step or "") if seq else None
     return step.priority if step else 99
+
+
+def _load_sequences(names) -> dict[str, sequences.Sequence]:
+    """The sequences that load (a broken file is left out: its journeys wait)."""
+    loaded = {}
+    for name in set(names):
+        with contextlib.suppress(sequences.SequenceError):
+            loaded[name] = sequences.load(name)
+    return loaded
 
 
 def _due_ids(now: datetime, after_id: int, limit: int) -> list[int]:
@@ -236,30 +246,30 @@ def _due_ids(now: datetime, after_id: int, limit: int) -> list[int]:
     )
 
 
-def _load_batch(ids: list[int]) -> list[Journey]:
+def _load_batch(ids: list[int]) -> tuple[list[Journey], dict[str, sequences.Sequence]]:
     rows = db.session.scalars(
         select(Journey)
         .where(Journey.id.in_(ids), Journey.state == "active")
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).all()
+    loaded = _load_sequences(j.sequence for j in rows)
     # One person's journeys due together: buddy and circles before onboarding
     # before surveys, so the attention cap holds back the least urgent.
-    return sorted(rows, key=lambda j: (j.person_id, _priority(j), j.next_due_at, j.id))
+    return sorted(rows, key=lambda j: (j.person_id, _priority(j, loaded), j.next_due_at, j.id)), loaded
 
 
-def _read_batch(journeys: list[Journey], now: datetime) -> _Batch:
+def _read_batch(journeys: list[Journey], loaded: dict[str, sequences.Sequence],
+                now: datetime) -> _Batch:
     person_ids = {journey.person_id for journey in journeys}
     keys = set()
     for journey in journeys:
-        try:
-            step = sequences.load(journey.sequence).next_unpassed(journey.passed)
-        except sequences.SequenceError:
-            continue
+        step = loaded[journey.sequence].next_unpassed(journey.passed) if journey.sequence in loaded else None
         if step is not None:
             keys.add(_delivery_key(journey, step))  # the key advance() would write
     return _Batch(
         now=now,
+        sequences=loaded,
         people={p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(person_ids)))},
         left=outbox.unsubscribed_streams(person_ids),
         taken=attention.planned_times_of(person_ids, now),
@@ -272,9 +282,10 @@ def _read_batch(journeys: list[Journey], now: datetime) -> _Batch:
 def _run(ids: list[int], now: datetime, report: JourneyReport) -> bool:
     """Advance these journeys in one transaction; False when it lost a race."""
     try:
-        due = [j for j in _load_batch(ids) if j.next_due_at is not None and j.next_due_at <= now]
+        journeys, loaded = _load_batch(ids)
+        due = [j for j in journeys if j.next_due_at is not None and j.next_due_at <= now]
         if due:
-            batch = _read_batch(due, now)
+            batch = _read_batch(due, loaded, now)
             for journey in due:
                 advance(journey, now, report, batch)
         db.session.commit()

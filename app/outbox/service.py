@@ -31,6 +31,7 @@ import smtplib
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 from email.utils import parseaddr
+from functools import lru_cache
 from time import monotonic
 from zoneinfo import ZoneInfo
 
@@ -195,7 +196,7 @@ def enqueue_pending(limit: int = 5000) -> int:
                 and_(Delivery.status == "sending", Delivery.lease_until < now),
             )
         )
-        .order_by(Delivery.next_attempt_at)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
     ).all()
     if rows:
@@ -400,7 +401,7 @@ def build_message(delivery: Delivery, now: datetime, found: _Found | None = None
         ),
     }
     rendered = render.render(delivery.template, context)
-    sender_name, sender_email = parseaddr(config["MAIL_DEFAULT_SENDER"])
+    sender_name, sender_email = _parsed_address(config["MAIL_DEFAULT_SENDER"])
     display = rendered.sender_name or sender_name or "Hearth"
     domain = sender_email.rpartition("@")[2]
     msg_id = compose.message_id(delivery.id, delivery.idempotency_key, config["SECRET_KEY"], domain)
@@ -438,6 +439,11 @@ def build_message(delivery: Delivery, now: datetime, found: _Found | None = None
     return message, rendered, sender_email, [r.addr_spec for r in recipients]
 
 
+@lru_cache(maxsize=8)
+def _parsed_address(address: str) -> tuple[str, str]:
+    return parseaddr(address)
+
+
 def _list_headers(delivery: Delivery, config) -> dict[str, str]:
     headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
     # An email to several people (an introduction) carries no personal
@@ -464,6 +470,7 @@ def send_batch(delivery_ids: list[int]) -> dict[str, int]:
             _send_chunk(delivery_ids[start : start + CLAIM_CHUNK], session, outcome)
     finally:
         session.close()
+    log.info("send batch of %s: %s", len(delivery_ids), dict(outcome))  # a line a batch, not an email
     return dict(outcome)
 
 
@@ -537,7 +544,7 @@ def _send_one(delivery, session: SMTPSession, found: _Found, outcomes: _Outcomes
         smtp_code=250,
         last_error=None,
     )
-    log.info("delivery %s sent as %s", delivery.id, message["Message-ID"])
+    log.debug("delivery %s sent as %s", delivery.id, message["Message-ID"])
     return "sent"
 
 

@@ -8,10 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, literal, select
 
 from app import clock
-from app.accounts.models import Person
+from app.accounts.models import Enrollment, Person
 from app.circles import service as circles
 from app.extensions import db
 from app.inbound.models import InboundMessage
@@ -125,6 +125,10 @@ def test_lists_stay_fast_at_a_hundred_thousand_people(app, client):
                 for n in range(100_000)]
         for start in range(0, len(rows), 20_000):
             db.session.execute(insert(Person), rows[start:start + 20_000])
+        cohort_id = db.session.scalar(select(Enrollment.cohort_id))
+        db.session.execute(insert(Enrollment).from_select(  # every one of them in the funnel
+            ["person_id", "cohort_id", "enrolled_at"],
+            select(Person.id, literal(cohort_id), Person.created_at).where(Person.email.like("p%"))))
         db.session.commit()
     coordinator(app, client)
     timings = {}

@@ -252,7 +252,9 @@ def test_a_new_time_asks_again_a_new_link_does_not(app, inbound, smtp, drain, ri
         db.session.commit()
     assert answers(app, riverside.id) == {}
     send_all(app, drain)
-    update = calendar_of(emails_to(smtp, "sam.example@gmail.example", "Updated")[-1])
+    # The newest update is the one with the highest SEQUENCE, whatever order they arrived in.
+    updates = [calendar_of(m) for m in emails_to(smtp, "sam.example@gmail.example", "Updated")]
+    update = max(updates, key=lambda c: int(c.master["SEQUENCE"]))
     assert update.master["ATTENDEE"].params["PARTSTAT"] == "NEEDS-ACTION"
 
 
