@@ -28,7 +28,7 @@ from pathlib import Path
 import css_inline
 import jinja2
 import mistune
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 TEMPLATES = Path(__file__).parent / "templates"
 _FRONT = re.compile(r"\A\+\+\+\n(.*?)\n\+\+\+\n", re.S)
@@ -53,12 +53,16 @@ class _Source:
     body: str
 
 
+_BUTTON_HTML = (
+    '<p class="cta"><a class="button" href="{url}">{label}</a></p>\n'
+    '<p class="small">If the button does not work, copy this address into your browser:'
+    '<br><a href="{url}">{url}</a></p>'
+)
+
+
 def _button_html(label: str, url: str) -> Markup:
-    return Markup(
-        '<p class="cta"><a class="button" href="{url}">{label}</a></p>\n'
-        '<p class="small">If the button does not work, copy this address into your browser:'
-        '<br><a href="{url}">{url}</a></p>'
-    ).format(url=url, label=label)
+    # What Markup(...).format() does (escape each value), without its slow formatter.
+    return Markup(_BUTTON_HTML.format(url=escape(url), label=escape(label)))
 
 
 def _button_text(label: str, url: str) -> str:

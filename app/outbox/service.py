@@ -484,6 +484,7 @@ def _send_chunk(delivery_ids: list[int], session: SMTPSession, outcome: dict[str
     outcomes = _Outcomes(lease)
     lease_seconds = current_app.config["SEND_LEASE_SECONDS"]
     held = {delivery.id for delivery in claimed}
+    index = -1
     try:
         for index, delivery in enumerate(claimed):
             now = clock.now()
@@ -497,8 +498,13 @@ def _send_chunk(delivery_ids: list[int], session: SMTPSession, outcome: dict[str
                 continue
             outcome[_send_one(delivery, session, found, outcomes, now)] += 1
     except BaseException:
-        # Whatever broke, the outcomes of the emails already sent are written.
+        # Whatever broke, the outcomes of the emails already sent are written,
+        # and the ones not tried yet go back to pending for the next tick (the
+        # one that broke keeps its lease: it may have left).
         db.session.rollback()
+        for later in claimed[index + 1 :]:
+            if later.id in held:
+                outcomes.add(later.id, status="pending", attempts=later.attempts - 1, enqueued_at=None)
         outcomes.write()
         raise
     outcomes.write()
