@@ -168,7 +168,7 @@ class Environment:
         self._stack.close()
 
     def _embedded_redis(self) -> str:
-        from workers.embedded_redis import EmbeddedRedis
+        from app.embedded_redis import EmbeddedRedis
 
         server = EmbeddedRedis(self.folder / "redis")
         self._stack.callback(server.close)

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from jinja2 import meta as jinja_meta
 
+from emails.content_files import load_cached
+
 SEQUENCES = Path(__file__).parent / "sequences"
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -317,30 +319,14 @@ def due_again_at(
 
 # -- loading -------------------------------------------------------------------
 
-_cache: dict[Path, tuple[tuple[int, int], Sequence]] = {}
-
-
 def load(name: str, directory: Path | None = None) -> Sequence:
     """The sequence in `<directory>/<name>.toml` (default `emails/sequences/`).
 
     Cached per process; read again when the file's modification time changes,
     so an edited file takes effect without a restart.
     """
-    path = (directory or SEQUENCES) / f"{name}.toml"
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise SequenceError(f"no sequence named {name!r} (looked for {path})") from None
-    version = (stat.st_mtime_ns, stat.st_size)
-    cached = _cache.get(path)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    sequence, problems = _parse_file(path)
-    if problems:
-        raise SequenceError("\n".join(problems))
-    assert sequence is not None
-    _cache[path] = (version, sequence)
-    return sequence
+    return load_cached((directory or SEQUENCES) / f"{name}.toml", _parse_file, SequenceError,
+                       "sequence")
 
 
 def load_all(directory: Path | None = None) -> dict[str, Sequence]:

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emails.content_files import load_cached
+
 SURVEYS = Path(__file__).parent / "surveys"
 SEQUENCES = Path(__file__).parent / "sequences"
 
@@ -212,25 +214,9 @@ def read_answers(survey: Survey, form: Mapping[str, Sequence[str]]) -> tuple[dic
 
 # -- loading ----------------------------------------------------------------------
 
-_cache: dict[Path, tuple[tuple[int, int], Survey]] = {}
-
-
 def load(name: str, directory: Path | None = None) -> Survey:
     """The survey in `<directory>/<name>.toml`, cached per modification time."""
-    path = (directory or SURVEYS) / f"{name}.toml"
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise SurveyError(f"no survey named {name!r} (looked for {path})") from None
-    version = (stat.st_mtime_ns, stat.st_size)
-    cached = _cache.get(path)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    survey, problems = _parse_file(path)
-    if problems:
-        raise SurveyError("\n".join(problems))
-    _cache[path] = (version, survey)
-    return survey
+    return load_cached((directory or SURVEYS) / f"{name}.toml", _parse_file, SurveyError, "survey")
 
 
 def load_all(directory: Path | None = None) -> dict[str, Survey]:

@@ -25,7 +25,7 @@ def redis_url(tmp_path_factory):
     if url:
         yield url
         return
-    from workers.embedded_redis import EmbeddedRedis
+    from app.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     yield server.url

@@ -28,7 +28,7 @@ def main() -> int:
     embedded = None
     marker = instance / "redis.url"
     if not os.environ.get("REDIS_URL"):
-        from workers.embedded_redis import EmbeddedRedis
+        from app.embedded_redis import EmbeddedRedis
 
         embedded = EmbeddedRedis(instance / "redis")
         env["REDIS_URL"] = embedded.url

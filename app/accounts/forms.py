@@ -29,19 +29,19 @@ def normalise_email(value: str) -> str:
     return result.normalized.lower()
 
 
-def _single_line(form, field) -> None:
+def single_line(form, field) -> None:
     if field.data and ("\r" in field.data or "\n" in field.data):
         raise ValidationError("Please keep this on one line.")
 
 
-def _email(form, field) -> None:
+def email_address(form, field) -> None:
     try:
         field.data = normalise_email(field.data or "")
     except ValueError as error:
         raise ValidationError(f"That does not look like an email address: {error}") from error
 
 
-def _timezone(form, field) -> None:
+def iana_timezone(form, field) -> None:
     if field.data not in timezone_names():
         raise ValidationError(
             "Please choose a time zone from the list, such as Europe/Berlin or America/Chicago."
@@ -51,20 +51,20 @@ def _timezone(form, field) -> None:
 class SignupForm(FlaskForm):
     name = StringField(
         "Your name",
-        validators=[DataRequired("Please tell us your name."), Length(max=120), _single_line],
+        validators=[DataRequired("Please tell us your name."), Length(max=120), single_line],
     )
     email = StringField(
-        "Email address", validators=[DataRequired("We need an email address to reach you."), _email]
+        "Email address", validators=[DataRequired("We need an email address to reach you."), email_address]
     )
     timezone = StringField(
-        "Time zone", validators=[DataRequired("Please choose your time zone."), _timezone]
+        "Time zone", validators=[DataRequired("Please choose your time zone."), iana_timezone]
     )
     organisation = StringField(
         "Organisation name",
         validators=[
             DataRequired("Please name the organisation you bring sociocracy into."),
             Length(max=200),
-            _single_line,
+            single_line,
         ],
     )
     organisation_kind = SelectField(
@@ -92,7 +92,7 @@ class SignupForm(FlaskForm):
 
 class LoginForm(FlaskForm):
     email = StringField(
-        "Email address", validators=[DataRequired("Please enter your email address."), _email]
+        "Email address", validators=[DataRequired("Please enter your email address."), email_address]
     )
     next = HiddenField()
 
@@ -108,22 +108,12 @@ class LogoutForm(FlaskForm):
 class PreferencesForm(FlaskForm):
     name = StringField(
         "Your name",
-        validators=[DataRequired("Please tell us your name."), Length(max=120), _single_line],
+        validators=[DataRequired("Please tell us your name."), Length(max=120), single_line],
     )
     timezone = StringField(
-        "Time zone", validators=[DataRequired("Please choose your time zone."), _timezone]
+        "Time zone", validators=[DataRequired("Please choose your time zone."), iana_timezone]
     )
     language = SelectField("Preferred language", choices=list(LANGUAGES.items()))
-    organisation = StringField(
-        "Organisation name",
-        validators=[DataRequired("Please name your organisation."), Length(max=200), _single_line],
-    )
-    organisation_kind = SelectField("Kind of organisation", choices=list(ORGANISATION_KINDS.items()))
-    organisation_size = SelectField("Size", choices=list(ORGANISATION_SIZES.items()))
-    situation = TextAreaField(
-        "Where are you now with sociocracy?",
-        validators=[Optional(), Length(max=4000, message="Please keep this under 4,000 characters.")],
-    )
     paused_until = DateField("Pause all email until", validators=[Optional()])
 
     def validate_paused_until(self, field) -> None:
@@ -134,6 +124,22 @@ class PreferencesForm(FlaskForm):
             raise ValidationError("Choose a date after today, or leave it empty to get emails.")
         if field.data > today + timedelta(days=366):
             raise ValidationError("A pause can last up to a year.")
+
+
+class ChampionPreferencesForm(PreferencesForm):
+    """A champion also describes the organisation they bring sociocracy into;
+    a buddy or coordinator has none to describe."""
+
+    organisation = StringField(
+        "Organisation name",
+        validators=[DataRequired("Please name your organisation."), Length(max=200), single_line],
+    )
+    organisation_kind = SelectField("Kind of organisation", choices=list(ORGANISATION_KINDS.items()))
+    organisation_size = SelectField("Size", choices=list(ORGANISATION_SIZES.items()))
+    situation = TextAreaField(
+        "Where are you now with sociocracy?",
+        validators=[Optional(), Length(max=4000, message="Please keep this under 4,000 characters.")],
+    )
 
 
 class DeleteForm(FlaskForm):

@@ -20,6 +20,7 @@ from app.accounts import service
 from app.accounts.auth import current_person, login_required, sign_in, sign_out
 from app.accounts.errors import TokenInvalid
 from app.accounts.forms import (
+    ChampionPreferencesForm,
     ContinueForm,
     DeleteForm,
     LoginForm,
@@ -142,11 +143,7 @@ def logout():
 @login_required
 def me():
     person = current_person()
-    form = PreferencesForm(obj=person)
-    if not person.is_champion:
-        # A buddy or coordinator has no organisation to describe here.
-        for name in ("organisation", "organisation_kind", "organisation_size", "situation"):
-            delattr(form, name)
+    form = (ChampionPreferencesForm if person.is_champion else PreferencesForm)(obj=person)
     if request.method == "GET" and person.organisation is not None and person.is_champion:
         form.organisation.data = person.organisation.name
         form.organisation_kind.data = person.organisation.kind

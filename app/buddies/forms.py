@@ -18,11 +18,10 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.accounts.forms import normalise_email, timezone_names
+from app.accounts.forms import email_address, iana_timezone, single_line
 from app.accounts.models import LANGUAGES, ORGANISATION_KINDS
 
 CAPACITIES = [(str(n), f"{n} champion{'s' if n > 1 else ''}") for n in range(1, 6)]
@@ -35,35 +34,16 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _single_line(form, field) -> None:
-    if field.data and ("\r" in field.data or "\n" in field.data):
-        raise ValidationError("Please keep this on one line.")
-
-
-def _email(form, field) -> None:
-    try:
-        field.data = normalise_email(field.data or "")
-    except ValueError as error:
-        raise ValidationError(f"That does not look like an email address: {error}") from error
-
-
-def _timezone(form, field) -> None:
-    if field.data not in timezone_names():
-        raise ValidationError(
-            "Please choose a time zone from the list, such as Europe/Berlin or America/Chicago."
-        )
-
-
 class JoinForm(FlaskForm):
     name = StringField(
         "Your name",
-        validators=[DataRequired("Please tell us your name."), Length(max=120), _single_line],
+        validators=[DataRequired("Please tell us your name."), Length(max=120), single_line],
     )
     email = StringField(
-        "Email address", validators=[DataRequired("We need an email address to reach you."), _email]
+        "Email address", validators=[DataRequired("We need an email address to reach you."), email_address]
     )
     timezone = StringField(
-        "Time zone", validators=[DataRequired("Please choose your time zone."), _timezone]
+        "Time zone", validators=[DataRequired("Please choose your time zone."), iana_timezone]
     )
     languages = CheckboxesField(
         "Languages you can support a champion in",

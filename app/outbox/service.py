@@ -106,9 +106,9 @@ def queue_email(
     existing = db.session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
     if existing is not None:
         return existing
-    delivery = _write(
+    delivery = add_email(
         person, template, stream=stream, key=key, params=params, secret_params=secret_params,
-        queue=queue, due_at=due_at, send_at=send_at, held_reason=held_reason, enqueued=False,
+        queue=queue, due_at=due_at, send_at=send_at, held_reason=held_reason,
     )
     db.session.flush()
     return delivery
@@ -132,15 +132,6 @@ def add_email(
     id, or checked in bulk): no lookup and no flush; a key that exists after
     all fails at its UNIQUE constraint. `enqueued=True` only when the caller
     itself calls `enqueue_new()` right after its commit (module docstring)."""
-    return _write(
-        person, template, stream=stream, key=key, params=params, secret_params=secret_params,
-        queue=queue, due_at=due_at, send_at=send_at, held_reason=held_reason, enqueued=enqueued,
-    )
-
-
-def _write(person: Person, template: str, *, stream: str, key: str, params: dict | None,
-           secret_params: dict | None, queue: str, due_at: datetime | None,
-           send_at: datetime | None, held_reason: str | None, enqueued: bool) -> Delivery:
     now = clock.now()
     next_attempt_at = send_at or due_at or now
     due_now = next_attempt_at <= now

