@@ -57,7 +57,6 @@ def load(overrides: dict | None = None) -> dict:
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance / 'hearth.sqlite3'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env.get("REDIS_URL") or _embedded_redis_url(instance),
         "BASE_URL": base_url,
         "INBOUND_DOMAIN": inbound_domain,
@@ -108,4 +107,9 @@ def load(overrides: dict | None = None) -> dict:
         config.update(overrides)
         if "SESSION_COOKIE_SECURE" not in overrides:
             config["SESSION_COOKIE_SECURE"] = config["BASE_URL"].startswith("https://")
+    # A server's connections can drop while pooled; a file's cannot, and the
+    # ping is a statement per request.
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+        "pool_pre_ping": not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    })
     return config

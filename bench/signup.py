@@ -14,12 +14,14 @@ No worker runs: the sends wait in Redis.
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
+from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.harness import BIN, Environment, free_port, wait_until
@@ -34,6 +36,7 @@ _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 @dataclass
 class ClientResult:
     latencies: list[float] = field(default_factory=list)  # seconds, measured window only
+    requests: int = 0  # all answered, warm-up included
     failures: dict[str, int] = field(default_factory=dict)
 
     def fail(self, reason: str) -> None:
@@ -60,7 +63,7 @@ def run(quick: bool) -> ScenarioResult:
         for round_ in range(rounds):
             for route in ("ping", "signup"):
                 runs[route].append(
-                    _load(port, route, warmup if round_ == 0 else 0.0, duration / rounds)
+                    _load(port, route, warmup if round_ == 0 else 0.0, duration / rounds, server.pid)
                 )
         ping, signup = _summary(runs["ping"]), _summary(runs["signup"])
     for name, measured in (("ping", ping), ("signup", signup)):
@@ -72,6 +75,10 @@ def run(quick: bool) -> ScenarioResult:
             "p99_ms": round(measured["p99"], 2),
             "max_ms": round(measured["max"], 2),
             "failures": measured["failures"],
+            # CPU per request, to see where the time goes: the gunicorn workers,
+            # and this process (the load generator), warm-up included.
+            "server_cpu_ms_per_request": measured["server_cpu_ms"],
+            "client_cpu_ms_per_request": measured["client_cpu_ms"],
         }
     result.details.update({"clients": CLIENTS, "gunicorn_workers": 2, "warmup_s": warmup,
                            "duration_s": duration, "rounds": rounds})
@@ -102,11 +109,31 @@ class Run:
     seconds: float
     latencies: list[float]
     failures: dict[str, int]
+    requests: int = 0  # warm-up included, for the CPU per request
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
 
 
-def _load(port: int, route: str, warmup: float, duration: float) -> Run:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the children of `pid` (gunicorn's workers), from /proc."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    ticks = 0
+    for child in children:
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _load(port: int, route: str, warmup: float, duration: float, server_pid: int) -> Run:
     """CLIENTS threads on `route` for `warmup` + `duration` seconds; only
     requests both started and finished after the warm-up count."""
+    server_cpu, client_cpu = _cpu_seconds(server_pid), time.process_time()
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + duration
@@ -122,11 +149,14 @@ def _load(port: int, route: str, warmup: float, duration: float) -> Run:
         thread.join(timeout=warmup + duration + 30)
     if any(thread.is_alive() for thread in threads):
         raise RuntimeError(f"{route} clients did not finish")
+    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
     failures: dict[str, int] = {}
     for r in results:
         for reason, count in r.failures.items():
             failures[reason] = failures.get(reason, 0) + count
-    return Run(duration, [x for r in results for x in r.latencies], failures)
+    return Run(duration, [x for r in results for x in r.latencies], failures,
+               sum(r.requests for r in results), server_cpu, client_cpu)
 
 
 def _summary(runs: list[Run]) -> dict:
@@ -135,7 +165,10 @@ def _summary(runs: list[Run]) -> dict:
     for run in runs:
         for reason, count in run.failures.items():
             failures[reason] = failures.get(reason, 0) + count
+    requests = sum(run.requests for run in runs) or 1
     return {
+        "server_cpu_ms": round(sum(run.server_cpu for run in runs) / requests * 1000, 3),
+        "client_cpu_ms": round(sum(run.client_cpu for run in runs) / requests * 1000, 3),
         "count": len(latencies),
         "rate": len(latencies) / sum(run.seconds for run in runs),
         "rates_per_round": [round(len(run.latencies) / run.seconds, 1) for run in runs],
@@ -200,6 +233,7 @@ def _client(port: int, route: str, number: int, measure_from: float, stop_at: fl
         except (http.client.HTTPException, OSError) as error:
             status = type(error).__name__
         finished = time.perf_counter()
+        result.requests += 1
         if began < measure_from or finished > stop_at:
             continue
         if status == 200:

@@ -58,12 +58,12 @@ def apply(data: dict) -> Person:
     profile.capacity = int(data["capacity"])
     db.session.flush()
     # The accounts magic link, with its own purpose and landing page.
-    token, raw = accounts.issue_token(person, "buddy")
+    token_id, raw = accounts.issue_token(person.id, "buddy")
     outbox.queue_email(
         person,
         "buddy_confirm_application",
         stream="transactional",
-        key=f"{person.id}:auth:buddy:{token.id}",
+        key=f"{person.id}:auth:buddy:{token_id}",
         params={
             "minutes": current_app.config["LOGIN_TOKEN_MINUTES"],
             "login_url": links.url("/buddies/join"),

@@ -12,6 +12,7 @@ the rest.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 
 from app import clock, links
 from app.accounts.models import LANGUAGES, ORGANISATION_KINDS, ORGANISATION_SIZES, Person
@@ -498,13 +499,17 @@ def pair_for_reply(pair_id: int) -> Pair | None:
 
 def active_pairs_for(person_id: int) -> list[Pair]:
     """Every introduced, not ended pair of a person (as champion or buddy)."""
-    return list(
-        db.session.scalars(
-            select(Pair)
-            .where(Pair.status == "active",
-                   or_(Pair.champion_id == person_id, Pair.buddy_id == person_id))
-            .order_by(Pair.introduced_at, Pair.id)
-        )
+    return list(db.session.scalars(_active_pairs_of(), {"person": person_id}))
+
+
+@functools.cache
+def _active_pairs_of():
+    """Built once: every reply to a programme email asks this."""
+    person = bindparam("person")
+    return (
+        select(Pair)
+        .where(Pair.status == "active", or_(Pair.champion_id == person, Pair.buddy_id == person))
+        .order_by(Pair.introduced_at, Pair.id)
     )
 
 

@@ -26,7 +26,7 @@ class StoreHandler:
             try:
                 stored = service.store(raw, via="smtp", envelope_from=mail_from, envelope_to=rcpt_tos)
                 if stored.created:
-                    service.enqueue_processing(stored.message.id)
+                    service.enqueue_processing(stored.id)
                 return "250 Message accepted"
             except errors.TooLarge:
                 return "552 5.3.4 Message too big"

@@ -3,9 +3,10 @@ what a person's words there become."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.accounts.models import Person
 from app.extensions import db
@@ -27,12 +28,11 @@ class Route:
 
 def resolve(target: addresses.ReplyTarget) -> Route:
     if target.kind in ("d", "u"):
-        delivery = db.session.get(Delivery, target.id)
-        if delivery is None:
+        found = db.session.execute(_delivery_and_person(), {"id": target.id}).first()
+        if found is None:
             raise errors.UnknownReplyAddress(f"the email it answers ({target.id}) is gone")
-        person = db.session.get(Person, delivery.person_id) if delivery.person_id else None
         kind = "delivery" if target.kind == "d" else "unsubscribe"
-        return Route(kind, delivery.id, [person] if person else [], delivery.stream)
+        return Route(kind, found.id, [found.Person] if found.Person else [], found.stream)
     if target.kind == "p":
         from app.buddies import service as buddies
 
@@ -51,6 +51,22 @@ def resolve(target: addresses.ReplyTarget) -> Route:
         circle, members = found
         return Route("circle", circle.id, members, "circles")
     raise errors.NeedsCoordinator(f"replies to '{target.kind}' addresses are not handled automatically")
+
+
+# Statements built once: every reply runs them, and building and keying a
+# statement costs about as much as running it here.
+@functools.cache
+def _delivery_and_person():
+    return (
+        select(Delivery.id, Delivery.stream, Person)
+        .outerjoin(Person, Person.id == Delivery.person_id)
+        .where(Delivery.id == bindparam("id"))
+    )
+
+
+@functools.cache
+def _coordinators():
+    return select(Person).where(Person.is_coordinator.is_(True), Person.status == "active")
 
 
 def calendar_reply(route: Route, author: Person, parsed: parsing.ParsedMessage,
@@ -90,23 +106,27 @@ def forward(author: Person, text: str, message: InboundMessage, *, to_coordinato
     buddy, or to the coordinators when there is none. Replies go straight back
     to the champion."""
     readers = (None if to_coordinators else _buddies_of(author)) or list(
-        db.session.scalars(select(Person).where(Person.is_coordinator.is_(True), Person.status == "active"))
+        db.session.scalars(_coordinators())
     )
     if not readers:
         raise errors.NeedsCoordinator("a reply to forward, but there is no buddy and no coordinator yet")
     for reader in readers:
-        outbox.queue_email(
-            reader,
-            "forwarded_reply",
-            stream="replies",
-            key=f"{reader.id}:inbound:{message.id}:forward",
-            params={
+        email = {
+            "stream": "replies",
+            "key": f"{reader.id}:inbound:{message.id}:forward",
+            "params": {
                 "sender_name": author.name,
                 "question": text,
                 "original_subject": message.subject or "",
                 "reply_to_person": author.id,
             },
-        )
+        }
+        if message.attempts == 1:
+            # Nothing of this message can have been forwarded yet (a failed
+            # attempt commits only its status): no lookup, one plain INSERT.
+            outbox.insert_email(reader.id, reader.email, "forwarded_reply", **email)
+        else:
+            outbox.queue_email(reader, "forwarded_reply", **email)
     names = ", ".join(r.email for r in readers)
     return f"forwarded to {names}"
 

@@ -10,6 +10,7 @@ failed, each with its reason, and can be processed again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from email.utils import parseaddr
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import undefer
 
 from app import clock, queues
 from app.accounts.models import Person
@@ -38,7 +40,7 @@ MAX_BYTES = 10 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Stored:
-    message: InboundMessage
+    id: int  # the InboundMessage's
     created: bool
 
 
@@ -77,39 +79,76 @@ def _dedupe_key(raw: bytes, envelope: _Envelope) -> str:
 def store(raw: bytes, *, via: str, envelope_from: str | None = None,
           envelope_to: list[str] | None = None) -> Stored:
     """Keep the message exactly as it arrived; the same Message-ID is kept once.
-    Commits, because nothing may be lost before the 202 / 250 answer."""
+    Commits, because nothing may be lost before the 202 / 250 answer.
+
+    One prebuilt INSERT: most messages are new, and the UNIQUE key finds the
+    rest (the ORM's unit of work would cost more than the SQL)."""
     if len(raw) > MAX_BYTES:
         raise errors.TooLarge(f"message is {len(raw)} bytes; the limit is {MAX_BYTES}")
     envelope = _Envelope.of(raw)
     key = _dedupe_key(raw, envelope)
-    existing = db.session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
-    if existing is not None:
-        if (existing.from_address or "", existing.subject or "") == (
-            envelope.from_address, envelope.subject
-        ):
-            return Stored(existing, created=False)  # delivered twice (other Received lines)
-        # A reused Message-ID on different words: keep both.
-        key = f"{key}#sha256:{hashlib.sha256(raw).hexdigest()}"
-    message = InboundMessage(
-        dedupe_key=key,
-        raw=raw,
-        size=len(raw),
-        received_via=via,
-        envelope_to=", ".join(envelope_to or []) or None,
-        received_at=clock.now(),
-        status="new",
-        subject=envelope.subject or None,
-        from_address=envelope.from_address or None,
-        envelope_from=_nul_free(envelope_from),
-    )
-    db.session.add(message)
+    values = {
+        "dedupe_key": key,
+        "raw": raw,
+        "size": len(raw),
+        "received_via": via,
+        "envelope_to": ", ".join(envelope_to or []) or None,
+        "received_at": clock.now(),
+        "status": "new",
+        "subject": envelope.subject or None,
+        "from_address": envelope.from_address or None,
+        "envelope_from": _nul_free(envelope_from),
+        "attempts": 0,
+    }
+    created = _insert_committed(values)
+    if created is not None:
+        return Stored(created, created=True)
+    existing = _by_dedupe_key(key)
+    if (existing.from_address or "", existing.subject or "") == (
+        envelope.from_address, envelope.subject
+    ):
+        return Stored(existing.id, created=False)  # delivered twice (other Received lines)
+    # A reused Message-ID on different words: keep both.
+    values["dedupe_key"] = f"{key}#sha256:{hashlib.sha256(raw).hexdigest()}"
+    created = _insert_committed(values)
+    if created is not None:
+        return Stored(created, created=True)
+    # The same message arrived twice at the same moment.
+    return Stored(_by_dedupe_key(values["dedupe_key"]).id, created=False)
+
+
+def _insert_committed(values: dict) -> int | None:
+    """The new message's id, committed; None when its dedupe key is taken."""
     try:
+        message_id = db.session.connection().execute(_insert_message(), values).inserted_primary_key[0]
         db.session.commit()
-    except IntegrityError:  # the same message arrived twice at the same moment
+    except IntegrityError:
         db.session.rollback()
-        existing = db.session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
-        return Stored(existing, created=False)
-    return Stored(message, created=True)
+        return None
+    return message_id
+
+
+@functools.cache
+def _insert_message():
+    return InboundMessage.__table__.insert()
+
+
+def _by_dedupe_key(key: str):
+    return db.session.execute(
+        select(InboundMessage.id, InboundMessage.from_address, InboundMessage.subject)
+        .where(InboundMessage.dedupe_key == key)
+    ).one()
+
+
+def _commit_keeping_state() -> None:
+    """Commit without expiring what this session holds: the message was just
+    written from here, and reading it back costs a query per message."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _nul_free(value: str | None) -> str | None:
@@ -127,24 +166,28 @@ def own_addresses() -> list[str]:
 
 def process(message_id: int) -> InboundMessage:
     """Parse, route and act on one stored message; always ends with a status."""
-    message = db.session.get(InboundMessage, message_id)
+    message = db.session.get(InboundMessage, message_id, options=[undefer(InboundMessage.raw)])
     if message is None:
         raise LookupError(f"no inbound message {message_id}")
-    message.attempts += 1
+    attempt = message.attempts = message.attempts + 1
     try:
-        message.status, message.reason = _process(message)
+        # The message's own changes are written once, at the commit below.
+        with db.session.no_autoflush:
+            message.status, message.reason = _process(message)
     except errors.InboundError as error:
         db.session.rollback()
         message = db.session.get(InboundMessage, message_id)
         message.status, message.reason = error.status, str(error)
+        message.attempts = attempt
     except Exception as error:  # noqa: BLE001 - a bug must leave a status, not a lost message
         log.exception("inbound message %s failed", message_id, extra={"inbound_id": message_id})
         db.session.rollback()
         message = db.session.get(InboundMessage, message_id)
         message.status, message.reason = "failed", f"{type(error).__name__}: {error}"
+        message.attempts = attempt
     message.reason = _nul_free(message.reason)
     message.processed_at = clock.now()
-    db.session.commit()
+    _commit_keeping_state()
     log.info("inbound message %s %s: %s", message_id, message.status, message.reason,
              extra={"inbound_id": message_id, "status": message.status})
     outbox.enqueue_new()  # just what this message wrote

@@ -40,6 +40,6 @@ def receive_mime():
     except errors.TooLarge as error:
         return _refuse(413, str(error))
     if stored.created:
-        service.enqueue_processing(stored.message.id)
+        service.enqueue_processing(stored.id)
     db.session.remove()
-    return jsonify(id=stored.message.id, duplicate=not stored.created), 202
+    return jsonify(id=stored.id, duplicate=not stored.created), 202

@@ -250,9 +250,9 @@ class _Run:
         """Through the real pipeline: stored raw first, then a process job."""
         stored = inbound.store(raw, via="simulator", envelope_from=email)
         if stored.created:
-            inbound.enqueue_processing(stored.message.id)
+            inbound.enqueue_processing(stored.id)
         self.outcome.replies.append({"at": clock.now(), "from": email, "kind": kind,
-                                     "inbound_id": stored.message.id})
+                                     "inbound_id": stored.id})
 
 
 def _text_of(message) -> str:

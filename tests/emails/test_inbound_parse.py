@@ -991,6 +991,25 @@ def test_a_twelve_mebibyte_message_parses():
     assert parsed.attachments == [("circle.jpg", "image/jpeg", len(photo))]
 
 
+@pytest.mark.parametrize("disposition", [
+    'attachment; filename="=?utf-8?B?UHJvdG9rb2xsIEtyZWlzc2l0enVuZyBNw6RyeiAyMDI2LnBkZg==?="',
+    "attachment; filename*=utf-8''Protokoll%20Kreissitzung%20M%C3%A4rz%202026.pdf",
+])
+def test_attachment_names_in_either_encoding_read_as_written(disposition):
+    raw = with_headers(
+        plain_mail("", charset=None),
+        'Content-Type: multipart/mixed; boundary="b"',
+        drop=("Content-Type", "Content-Transfer-Encoding"),
+    ) + (
+        b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nDas Protokoll anbei.\r\n"
+        b"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: " + disposition.encode()
+        + b"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.text == "Das Protokoll anbei."
+    assert parsed.attachments == [("Protokoll Kreissitzung März 2026.pdf", "application/pdf", 9)]
+
+
 # --- fuzz: broken input never crashes the parser ---------------------------------------------
 
 SOURCES = {name: read_fixture(name) for name in sorted(EXPECTED)}

@@ -47,7 +47,7 @@ def test_mutated_mail_always_ends_with_a_status(app):
             except Exception as error:  # storing must never fail on content
                 raise AssertionError(f"store failed on mutation {i}: {error!r}") from error
             if stored.created:
-                service.process(stored.message.id)
+                service.process(stored.id)
         rows = db.session.execute(select(InboundMessage.status, InboundMessage.reason)).all()
         assert len(rows) > 500
         assert {status for status, _ in rows} <= FINAL
