@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -11,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as hearth_config
+from app import logs
 from app.columns import render_migration_type
 from app.extensions import csrf, db, limiter, mail, migrate
 
@@ -67,7 +66,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_errors(app)
     _register_headers(app)
     _register_cli(app)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(app)  # LOG_FORMAT=json: one JSON object a line, with delivery and message ids
     return app
 
 

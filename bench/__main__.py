@@ -51,24 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so every scenario stops its processes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
+    from app import progress
     from bench.harness import database_kind
     from bench.report import ScenarioResult, table, write_json
 
     results: list[ScenarioResult] = []
-    for name in names:
-        print(f"bench: {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)
-        load_before = os.getloadavg()[0]
-        started = time.perf_counter()
-        try:
-            result = _scenario(name)(args.quick)
-        except Exception as error:  # one broken scenario must not hide the others
-            result = ScenarioResult(name, error=f"{type(error).__name__}: {error}")
-            traceback.print_exc()
-        result.seconds = time.perf_counter() - started
-        # Other work on the machine moves both sides of a ratio, but not always equally.
-        result.details["load_average_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
-        results.append(result)
-        print(f"bench: {name} done in {result.seconds:.1f} s", file=sys.stderr, flush=True)
+    with progress.bar("bench", total=len(names)) as shown:  # in a terminal only
+        for name in names:
+            results.append(_run(name, args.quick))
+            shown.advance()
 
     print(table(results))
     write_json(args.output, results, quick=args.quick, database=database_kind())
@@ -78,6 +69,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"targets missed or errors in: {', '.join(missed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run(name: str, quick: bool):
+    """One scenario; a broken one gives a result with its error, never hides the others."""
+    from bench.report import ScenarioResult
+
+    print(f"bench: {name}{' (quick)' if quick else ''} ...", file=sys.stderr, flush=True)
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    try:
+        result = _scenario(name)(quick)
+    except Exception as error:  # noqa: BLE001
+        result = ScenarioResult(name, error=f"{type(error).__name__}: {error}")
+        traceback.print_exc()
+    result.seconds = time.perf_counter() - started
+    # Other work on the machine moves both sides of a ratio, but not always equally.
+    result.details["load_average_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
+    print(f"bench: {name} done in {result.seconds:.1f} s", file=sys.stderr, flush=True)
+    return result
 
 
 if __name__ == "__main__":

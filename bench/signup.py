@@ -250,6 +250,7 @@ def _form(token: str, client: int, sequence: int) -> str:
         "organisation": "Bench Cooperative",
         "organisation_kind": "cooperative",
         "organisation_size": "10-49",
+        "could_pay_consultant": "no",
         "language": "en",
         "situation": "We hold our first consent round next week.",
         "consent": "y",

@@ -15,6 +15,7 @@ CHAMPION = {
     "organisation": "Riverside Food Co-op",
     "organisation_kind": "cooperative",
     "organisation_size": "10-49",
+    "could_pay_consultant": "no",
     "language": "en",
     "situation": "Our board wants to try sociocracy; half the members are sceptical.",
     "consent": "y",

@@ -12,7 +12,12 @@ from wtforms import BooleanField, DateField, HiddenField, SelectField, StringFie
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app import clock
-from app.accounts.models import LANGUAGES, ORGANISATION_KINDS, ORGANISATION_SIZES
+from app.accounts.models import (
+    CONSULTANT_ANSWERS,
+    LANGUAGES,
+    ORGANISATION_KINDS,
+    ORGANISATION_SIZES,
+)
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +81,11 @@ class SignupForm(FlaskForm):
         "Size",
         choices=[("", "Choose one…"), *ORGANISATION_SIZES.items()],
         validators=[DataRequired("Please choose roughly how many people it has.")],
+    )
+    could_pay_consultant = SelectField(
+        "Could your organisation pay a professional consultant?",
+        choices=[("", "Choose one…"), *CONSULTANT_ANSWERS.items()],
+        validators=[DataRequired("Please tell us whether your organisation could pay a consultant.")],
     )
     language = SelectField("Preferred language", choices=list(LANGUAGES.items()), default="en")
     situation = TextAreaField(

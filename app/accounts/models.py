@@ -25,6 +25,14 @@ ORGANISATION_SIZES = {
     "250+": "250 people or more",
 }
 
+# Answers to "Could your organisation pay a professional consultant?" (the
+# buddy programme's criteria read it: emails/programme.toml).
+CONSULTANT_ANSWERS = {
+    "no": "No, we could not afford one",
+    "unsure": "We are not sure",
+    "yes": "Yes, we could pay one",
+}
+
 LANGUAGES = {
     "en": "English",
     "de": "Deutsch",
@@ -42,6 +50,8 @@ class Organisation(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     size: Mapped[str] = mapped_column(String(10))
+    # no | unsure | yes (CONSULTANT_ANSWERS); None for those who signed up before it was asked.
+    could_pay_consultant: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, delete, select, update
 from app import clock, links, queues
 from app.accounts.errors import NotFound, TokenInvalid
 from app.accounts.models import (
+    CONSULTANT_ANSWERS,
     LANGUAGES,
     ORGANISATION_KINDS,
     Cohort,
@@ -114,6 +115,7 @@ def request_signup(data: dict) -> int:
         "name": data["organisation"].strip(),
         "kind": data["organisation_kind"],
         "size": data["organisation_size"],
+        "could_pay_consultant": data.get("could_pay_consultant") or None,
     }
     if known is None:
         person_id = _insert_pending(email, details, organisation, now)
@@ -287,6 +289,7 @@ def export_data(person: Person) -> dict:
             "name": org.name,
             "kind": ORGANISATION_KINDS.get(org.kind, org.kind),
             "size": org.size,
+            "could_pay_consultant": CONSULTANT_ANSWERS.get(org.could_pay_consultant or ""),
         }
         if org
         else None,

@@ -10,6 +10,7 @@ from datetime import date
 import click
 from flask.cli import AppGroup
 
+from app import progress
 from app.admin import exports, inbound_review
 from app.extensions import db
 from app.outbox import admin_actions
@@ -21,11 +22,18 @@ outbox_cli = AppGroup("outbox", help="The outbox: retry failed emails, cancel wa
 
 def _export_command(export: exports.Export):
     def run(**options) -> None:
-        for chunk in exports.csv_lines(export, **options):
-            sys.stdout.write(chunk)
+        _write_csv(export, **options)
 
     run.__doc__ = f"{export.help} (CSV with a header row)"
     return run
+
+
+def _write_csv(export: exports.Export, **options) -> None:
+    """The CSV on stdout; a bar on stderr when that is a terminal."""
+    total = export.count() if export.count is not None else None
+    with progress.bar(f"export {export.name}", total) as shown:
+        for chunk in exports.csv_lines(export, on_rows=shown.advance, **options):
+            sys.stdout.write(chunk)
 
 
 def _survey_filters(survey: str | None, cohort: str | None, since: date | None,
@@ -53,8 +61,7 @@ def _survey_responses_command():
             raise click.ClickException(f"There is no survey {survey!r} (known: {', '.join(definitions.names())}).")
         filters = _survey_filters(survey, cohort, since.date() if since else None,
                                   until.date() if until else None)
-        for chunk in exports.csv_lines(exports.EXPORTS["survey-responses"], filters=filters):
-            sys.stdout.write(chunk)
+        _write_csv(exports.EXPORTS["survey-responses"], filters=filters)
 
     return survey_responses
 

@@ -28,6 +28,12 @@ class Export:
     help: str
     header: Callable[..., list[str]]
     rows: Callable[..., Iterable[list]]
+    # How many rows, for a progress bar's time left (the long lists only).
+    count: Callable[[], int] | None = None
+
+
+def _count(model) -> Callable[[], int]:
+    return lambda: db.session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def _iso(value) -> str:
@@ -117,11 +123,11 @@ EXPORTS: dict[str, Export] = {e.name: e for e in (
     Export("people", "Everyone Hearth knows, with roles and cohort.", _fixed(
         "id", "email", "name", "status", "roles", "timezone", "language", "organisation",
         "organisation_kind", "organisation_size", "cohort", "signed_up_at", "confirmed_at",
-        "paused_until"), lambda **_o: people_rows()),
+        "paused_until"), lambda **_o: people_rows(), _count(Person)),
     Export("deliveries", "Every email: status, attempts and the last SMTP answer.", _fixed(
         "id", "idempotency_key", "person_id", "to", "stream", "template", "status", "created_at",
         "due_at", "next_attempt_at", "held_reason", "sent_at", "attempts", "smtp_code",
-        "message_id", "last_error"), lambda **_o: delivery_rows()),
+        "message_id", "last_error"), lambda **_o: delivery_rows(), _count(Delivery)),
     Export("buddies", "Buddy applications and buddies: approval, capacity and load.", _fixed(
         "person_id", "email", "name", "status", "languages", "years_experience",
         "organisation_kinds", "capacity", "load", "timezone", "applied_at", "confirmed_at",
@@ -136,7 +142,7 @@ EXPORTS: dict[str, Export] = {e.name: e for e in (
     Export("inbound", "Every inbound message (without its bytes) and what became of it.", _fixed(
         "id", "received_at", "received_via", "status", "reason", "from", "subject", "kind",
         "person_email", "routed_kind", "routed_id", "attempts", "processed_at"),
-        lambda **_o: inbound_rows()),
+        lambda **_o: inbound_rows(), _count(InboundMessage)),
     Export("at-risk", "Who needs attention: silence, strain, bounces, pauses, objections.", _fixed(
         "kind", "reason", "since", "email", "name", "pair_id", "champion_email", "buddy_email",
         "last_checkin_at"), lambda **_o: attention_rows()),
@@ -146,15 +152,25 @@ EXPORTS: dict[str, Export] = {e.name: e for e in (
 )}
 
 
-def csv_lines(export: Export, **options) -> Iterator[str]:
-    """The CSV, a chunk of lines at a time (the same text the CLI prints)."""
+def csv_lines(export: Export, *, on_rows: Callable[[int], None] | None = None,
+              **options) -> Iterator[str]:
+    """The CSV, a chunk of lines at a time (the same text the CLI prints);
+    `on_rows(n)` hears of each chunk's rows (a progress bar)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(export.header(**options))
+    count = 0
     for count, row in enumerate(export.rows(**options), start=1):
         writer.writerow(row)
-        if count % 500 == 0:
+        if count % CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
+            if on_rows is not None:
+                on_rows(CHUNK)
     yield buffer.getvalue()
+    if on_rows is not None:
+        on_rows(count % CHUNK)
+
+
+CHUNK = 500

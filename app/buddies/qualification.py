@@ -62,8 +62,7 @@ def answers_of(person: Person) -> dict:
     return {
         "organisation_kind": organisation.kind if organisation else None,
         "organisation_size": organisation.size if organisation else None,
-        # The signup form does not ask this yet (see programme.toml).
-        "could_pay_consultant": getattr(person, "could_pay_consultant", None),
+        "could_pay_consultant": organisation.could_pay_consultant if organisation else None,
     }
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections import Counter
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app import progress
 from app.extensions import db
 from app.inbound import receiver, service
 from app.inbound.models import InboundMessage
@@ -33,14 +35,37 @@ def smtp_command(host: str, port: int, lmtp: bool) -> None:
     controller.stop()
 
 
+# Statuses worth trying again; `processed` ones already acted (a second run
+# would not repeat the act, but there is nothing to gain).
+REPROCESSABLE = ("new", "failed", "quarantined", "ignored")
+ONE_LINE_EACH = 20  # more messages than this: a summary line instead
+
+
 @inbound_cli.command("reprocess")
-@click.argument("message_id", type=int)
-def reprocess_command(message_id: int) -> None:
-    """Process stored message MESSAGE_ID again and say what became of it."""
-    if db.session.get(InboundMessage, message_id) is None:
-        raise click.ClickException(f"There is no inbound message {message_id}.")
-    message = service.process(message_id)
-    click.echo(f"inbound {message.id}: {message.status}: {message.reason}")
+@click.argument("message_ids", type=int, nargs=-1)
+@click.option("--status", type=click.Choice(sorted(REPROCESSABLE)),
+              help="Every message with this status (after a parser or routing fix).")
+def reprocess_command(message_ids: tuple[int, ...], status: str | None) -> None:
+    """Process stored messages again (MESSAGE_ID ..., or every one with
+    --status) and say what became of them."""
+    if bool(message_ids) == bool(status):
+        raise click.UsageError("Give message ids, or --status (not both).")
+    ids = list(message_ids) or list(db.session.scalars(
+        select(InboundMessage.id).where(InboundMessage.status == status).order_by(InboundMessage.id)))
+    missing = [i for i in message_ids if db.session.get(InboundMessage, i) is None]
+    if missing:
+        raise click.ClickException(f"There is no inbound message {', '.join(map(str, missing))}.")
+    outcomes: Counter[str] = Counter()
+    with progress.bar("reprocessing", total=len(ids)) as shown:
+        for message_id in ids:
+            message = service.process(message_id)
+            outcomes[message.status] += 1
+            if len(ids) <= ONE_LINE_EACH:
+                click.echo(f"inbound {message.id}: {message.status}: {message.reason}")
+            shown.advance()
+    if len(ids) > ONE_LINE_EACH or not ids:
+        summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+        click.echo(f"reprocessed {len(ids)} messages" + (f": {summary}" if summary else ""))
 
 
 @inbound_cli.command("list")

@@ -42,10 +42,10 @@ from sqlalchemy.orm import Session
 from app import clock, links, queues, sealed
 from app.accounts.models import ORGANISATION_KINDS, Person
 from app.extensions import db
-from app.outbox import unsubscribes
+from app.outbox import signing, unsubscribes
 from app.outbox.models import Delivery, Suppression, Unsubscribe
 from app.outbox.smtp import SMTPSession
-from emails import addresses, calendar_mime, compose, render, sequences
+from emails import addresses, calendar_mime, compose, dkim, render, sequences
 
 log = logging.getLogger(__name__)
 
@@ -572,11 +572,20 @@ def _send_one(delivery, session: SMTPSession, found: _Found, outcomes: _Outcomes
     try:
         message, rendered, envelope_from, envelope_to = build_message(delivery, now, found)
     except (render.TemplateError, compose.HeaderInjection, ValueError) as error:
-        log.error("delivery %s cannot be built: %s", delivery.id, error)
+        log.error("delivery %s cannot be built: %s", delivery.id, error,
+                  extra={"delivery_id": delivery.id})
         outcomes.add(delivery.id, status="failed", last_error=f"cannot build the email: {error}")
         return "failed"
     try:
-        session.send(envelope_from, envelope_to, message.as_bytes())
+        data = signing.sign_outgoing(message.as_bytes())
+    except (signing.DKIMNotConfigured, dkim.SigningError) as error:
+        # Configured on purpose: unsigned mail would fail DMARC. It waits
+        # (and /healthz says why) until the key is fixed.
+        log.error("delivery %s not sent, DKIM cannot sign: %s", delivery.id, error,
+                  extra={"delivery_id": delivery.id})
+        return _retry(delivery, now, None, f"DKIM: {error}", outcomes)
+    try:
+        session.send(envelope_from, envelope_to, data)
     except smtplib.SMTPRecipientsRefused as error:
         code, answer = next(iter(error.recipients.values()))
         return _refused(delivery, session, code, answer, now, found, outcomes)
@@ -595,7 +604,8 @@ def _send_one(delivery, session: SMTPSession, found: _Found, outcomes: _Outcomes
         smtp_code=250,
         last_error=None,
     )
-    log.debug("delivery %s sent as %s", delivery.id, message["Message-ID"])
+    log.debug("delivery %s sent as %s", delivery.id, message["Message-ID"],
+              extra={"delivery_id": delivery.id})
     return "sent"
 
 
@@ -620,13 +630,19 @@ def _refused(delivery, session: SMTPSession, code: int, answer, now: datetime,
         suppress(delivery.to_email, f"SMTP {code} {text}")  # committed with the outcome
         found.suppressed.add(delivery.to_email)
     outcomes.add(delivery.id, status="failed", smtp_code=code, last_error=f"{code} {text}")
+    log.warning("delivery %s refused for good: %s %s", delivery.id, code, text,
+                extra={"delivery_id": delivery.id, "smtp_code": code})
     return "failed"
 
 
 def _retry(delivery, now: datetime, code: int | None, error: str, outcomes: _Outcomes) -> str:
     if delivery.attempts >= MAX_ATTEMPTS:
         outcomes.add(delivery.id, status="failed", smtp_code=code, last_error=f"gave up: {error}")
+        log.warning("delivery %s failed after %s attempts: %s", delivery.id, delivery.attempts,
+                    error, extra={"delivery_id": delivery.id, "smtp_code": code})
         return "failed"
+    log.info("delivery %s will be tried again: %s", delivery.id, error,
+             extra={"delivery_id": delivery.id, "smtp_code": code})
     outcomes.add(
         delivery.id,
         status="pending",

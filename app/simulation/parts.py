@@ -1,8 +1,12 @@
 """The parts one simulation runs on, made in a temporary folder and removed
 afterwards: an SQLite database migrated from empty, an embedded Redis
 (app.embedded_redis), a real SMTP server (aiosmtpd) that records what arrives, and a
-Hearth app configured to use them. The live database and Redis are never
-touched: nothing here reads DATABASE_URL or REDIS_URL."""
+Hearth app configured to use them.
+
+A database and a Redis database may be given instead (`--database-url`,
+`--redis-url`: PostgreSQL, say, to see it under load). They must not be the
+live ones, and must be empty, unless `reset` is asked for, which empties them
+first. Nothing here reads DATABASE_URL or REDIS_URL."""
 
 from __future__ import annotations
 
@@ -77,11 +81,22 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+class PartsRefused(ValueError):
+    """A database or Redis given for the run cannot be used; the reason says why."""
+
+
 class Parts:
     """`with Parts() as parts:` gives `parts.app` (push its context to use it)
     and `parts.sink`."""
 
-    def __init__(self) -> None:
+    def __init__(self, database_url: str | None = None, redis_url: str | None = None, *,
+                 reset: bool = False, live: tuple[str | None, str | None] = (None, None)) -> None:
+        for given, current, what in ((database_url, live[0], "database"), (redis_url, live[1], "Redis")):
+            if given and current and given.rstrip("/") == current.rstrip("/"):
+                raise PartsRefused(f"that is the live {what} ({given}); give one made for the simulation")
+        self._given_database = database_url
+        self._given_redis = redis_url
+        self._reset = reset
         self._stack = contextlib.ExitStack()
         self.folder = Path(tempfile.mkdtemp(prefix="hearth-simulate-"))
         self.sink = Sink()
@@ -100,18 +115,24 @@ class Parts:
 
     def _start(self) -> None:
         self._stack.callback(shutil.rmtree, self.folder, ignore_errors=True)
-        redis_dir = self.folder / "redis"
-        redis_dir.mkdir()
-        server = EmbeddedRedis(redis_dir)
-        self._stack.callback(server.close)
+        if self._given_redis:
+            self.redis_url = self._given_redis
+            _empty_redis(self.redis_url, self._reset)
+        else:
+            redis_dir = self.folder / "redis"
+            redis_dir.mkdir()
+            server = EmbeddedRedis(redis_dir)
+            self._stack.callback(server.close)
+            self.redis_url = server.url
+        self.database_url = self._given_database or f"sqlite:///{self.folder / 'simulation.sqlite3'}"
+        if self._given_database:
+            _empty_database(self.database_url, self._reset)
         port = _free_port()
         controller = Controller(self.sink, hostname="127.0.0.1", port=port)
         controller.start()
         self._stack.callback(controller.stop)
         instance = self.folder / "instance"
         instance.mkdir()
-        self.database_url = f"sqlite:///{self.folder / 'simulation.sqlite3'}"
-        self.redis_url = server.url
         self.app = _create_app(instance, self.database_url, self.redis_url, port)
         self._stack.callback(self._dispose)
         self._migrate()
@@ -133,6 +154,53 @@ class Parts:
         with self.app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def _empty_database(url: str, reset: bool) -> None:
+    """Refuse a database with tables in it, or empty it when `reset`."""
+    from sqlalchemy import MetaData, create_engine, inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+    except SQLAlchemyError as error:
+        raise PartsRefused(f"cannot open the database {url}: {error}") from error
+    try:
+        if tables and not reset:
+            raise PartsRefused(f"the database {url} is not empty ({len(tables)} tables); "
+                               "give an empty one, or add --reset to delete everything in it")
+        if tables:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text("DROP SCHEMA public CASCADE"))
+                    conn.execute(text("CREATE SCHEMA public"))
+                else:
+                    existing = MetaData()
+                    existing.reflect(conn)
+                    existing.drop_all(conn)  # in the order foreign keys allow
+    finally:
+        engine.dispose()
+
+
+def _empty_redis(url: str, reset: bool) -> None:
+    """Refuse a Redis database with keys in it, or flush it when `reset`."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = client.dbsize()
+    except redis.RedisError as error:
+        raise PartsRefused(f"cannot reach Redis at {url}: {error}") from error
+    try:
+        if keys and not reset:
+            raise PartsRefused(f"the Redis database {url} is not empty ({keys} keys); "
+                               "give an empty one, or add --reset to flush it")
+        if keys:
+            client.flushdb()
+    finally:
+        client.close()
 
 
 def _create_app(instance: Path, database_url: str, redis_url: str, smtp_port: int) -> Flask:

@@ -65,7 +65,8 @@ class Champion:
     def signup_form(self) -> dict:
         return {"name": self.name, "email": self.email, "timezone": self.timezone,
                 "organisation": self.organisation, "organisation_kind": self.kind,
-                "organisation_size": self.size, "language": "en", "situation": self.situation}
+                "organisation_size": self.size, "could_pay_consultant": "no", "language": "en",
+                "situation": self.situation}
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,15 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.accounts.models import Person
 from app.buddies.models import Checkin, Pair
+from app.circles import rsvps, schedule
+from app.circles.models import Circle, Membership
 from app.extensions import db
 from app.inbound.models import InboundMessage
 from app.metrics import quantile, send_lateness
 from app.outbox.models import Delivery
+from app.surveys.models import Graduation, SurveyResponse
 
 STREAM_COLOURS = {"transactional": "#8a8f98", "onboarding": "#e07a2f", "buddy": "#2f7de0",
                   "circles": "#3aa657", "surveys": "#9a4fd0", "replies": "#c9a227",
@@ -80,6 +84,8 @@ def figures(outcome) -> dict:
             select(InboundMessage.status, func.count()).group_by(InboundMessage.status)).all()),
         "deliveries_by_status": dict(db.session.execute(
             select(Delivery.status, func.count()).group_by(Delivery.status)).all()),
+        "circles": _circles(settings.end),
+        "graduation": _graduation(outcome),
         "integrity": _integrity(outcome, deliveries, received_ids),
     }
 
@@ -114,6 +120,47 @@ def _checkins_per_pair() -> list[dict]:
     pairs = db.session.scalars(select(Pair).where(Pair.introduced_at.is_not(None)).order_by(Pair.id))
     return [{"pair": pair.id, "status": pair.status, "checkins": counts.get(pair.id, 0)}
             for pair in pairs]
+
+
+def _circles(end: datetime) -> dict:
+    """Who answered their circle's invitation how, and each meeting held:
+    members at the time and how many had said yes (attendance as promised)."""
+    answers: Counter[str] = Counter()
+    meetings = []
+    for circle in db.session.scalars(select(Circle).order_by(Circle.id)):
+        members = list(db.session.scalars(select(Membership).where(Membership.circle_id == circle.id)))
+        for member in members:
+            answers[rsvps.ANSWERS.get(member.series_partstat or "", "no answer")] += 1
+        for meeting in schedule.meetings(circle, _aware(circle.starts_at), end):
+            if meeting.cancelled:
+                continue
+            present = [m for m in members if _aware(m.joined_at) <= meeting.original_start
+                       and (m.left_at is None or _aware(m.left_at) > meeting.original_start)]
+            said_yes = sum(1 for m in present
+                           if rsvps.answer_of(circle.id, m, meeting.original_start) == "yes")
+            meetings.append({"circle": circle.name, "at": meeting.start.isoformat(),
+                             "members": len(present), "said_yes": said_yes})
+    seats = sum(m["members"] for m in meetings)
+    return {
+        "circles": db.session.scalar(select(func.count(Circle.id))),
+        "members": sum(answers.values()),
+        "answers": dict(answers),
+        "meetings": meetings,
+        "attendance_rate": round(sum(m["said_yes"] for m in meetings) / seats, 3) if seats else None,
+    }
+
+
+def _graduation(outcome) -> dict:
+    confirmed = db.session.scalar(select(func.count(Person.id)).where(
+        Person.is_champion.is_(True), Person.is_coordinator.is_(False), Person.status == "active"))
+    graduated = db.session.scalar(select(func.count(Graduation.id)))
+    return {
+        "champions_confirmed": confirmed,
+        "graduated": graduated,
+        "rate": round(graduated / confirmed, 3) if confirmed else None,
+        "survey_responses": db.session.scalar(select(func.count(SurveyResponse.id))),
+        "survey_responses_written": outcome.survey_responses,
+    }
 
 
 def _lateness() -> dict:
@@ -210,6 +257,21 @@ def _table(rows: list[tuple[str, object]]) -> str:
     return f"<table>{body}</table>"
 
 
+def _circles_html(figures: dict) -> str:
+    """Answers to the invitations, then each meeting: members, and who said yes."""
+    rate = figures["attendance_rate"]
+    summary = _table([("circles", figures["circles"]), ("members", figures["members"]),
+                      *[(f"answered {k}", v) for k, v in sorted(figures["answers"].items())],
+                      ("attendance (said yes / members)", "n/a" if rate is None else f"{rate:.0%}")])
+    meetings = figures["meetings"]
+    if not meetings:
+        return summary + "<p>No meeting fell inside the run.</p>"
+    chart = _stacked_bars({"circles": [m["said_yes"] for m in meetings],
+                           "unknown": [m["members"] - m["said_yes"] for m in meetings]},
+                          label="meeting (green: said yes, grey: did not)")
+    return summary + chart
+
+
 def render_html(data: dict) -> str:
     emails, integrity, lateness = data["emails"], data["integrity"], data["lateness_seconds"]
     settings = data["settings"]
@@ -226,6 +288,9 @@ def render_html(data: dict) -> str:
 
     def seconds(value):
         return "n/a" if value is None else f"{value:.0f} s"
+
+    def percent(value):
+        return "n/a" if value is None else f"{value:.0%}"
 
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Hearth simulation report</title>
@@ -252,6 +317,13 @@ lost: {integrity['lost']}, doubled: {integrity['doubled']}</p>
 {_table([('introduced pairs', data['matches']['introduced']), ('objected to', data['matches']['objected']),
          *[(f'pairs {k}', v) for k, v in sorted(data['matches']['by_status'].items())]])}
 {checkin_chart}
+<h2>Circles</h2>
+{_circles_html(data['circles'])}
+<h2>Graduation</h2>
+{_table([('champions confirmed', data['graduation']['champions_confirmed']),
+         ('graduated', data['graduation']['graduated']),
+         ('graduation rate', percent(data['graduation']['rate'])),
+         ('surveys answered (champions and buddies)', data['graduation']['survey_responses'])])}
 <h2>Sending</h2>
 {_table([('sends measured', lateness['sends']), ('lateness p50', seconds(lateness['p50'])),
          ('lateness p99', seconds(lateness['p99'])),

@@ -8,8 +8,11 @@ the `process_inbound` job).
 
 People behave by a seeded random source: champions confirm their address,
 some ask questions, some are away (out-of-office replies), a few addresses do
-not exist (a DSN bounce comes back); buddies confirm, are approved, and answer
-most check-in prompts.
+not exist (a DSN bounce comes back), most answer their circle's calendar
+invitation from their calendar (an iTIP REPLY) and many fill in the
+graduation survey; buddies confirm, are approved, answer most check-in
+prompts and many fill in their survey. A coordinator opens peer circles
+before the run, and Hearth places champions in them by itself.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -32,14 +35,18 @@ from app.accounts.errors import TokenInvalid
 from app.accounts.models import Person
 from app.buddies import applications
 from app.buddies import service as buddies
+from app.circles import service as circles
 from app.extensions import db
 from app.inbound import service as inbound
 from app.journeys.models import Journey
 from app.outbox import service as outbox
 from app.outbox.models import Delivery
-from app.simulation import people
+from app.simulation import answers, people
 from app.simulation.parts import Arrival, Parts
+from app.surveys import service as surveys
+from app.surveys.errors import InvitationNotFound
 from app.tick import tick
+from emails import surveys as survey_definitions
 
 START = datetime(2027, 3, 1, 7, 0, tzinfo=UTC)  # a Monday
 MAX_STEP = timedelta(hours=6)
@@ -47,6 +54,13 @@ MIN_STEP = timedelta(minutes=1)
 SIGNUP_SPREAD = timedelta(days=7)
 COORDINATOR = "coordinator@hearth.example.org"
 _LINK = re.compile(r"https://hearth\.example\.org/(auth|buddies/confirm)/([A-Za-z0-9_\-]+)")
+_SURVEY_LINK = re.compile(r"https://hearth\.example\.org/surveys/([A-Za-z0-9_.\-]+)")
+# Peer circles a coordinator opens before the run, one for each part of the
+# world's waking hours: (time zone, local start time); one circle per 6 champions.
+CIRCLE_ZONES = [("Europe/Berlin", (18, 0)), ("Australia/Melbourne", (19, 0))]
+CHAMPIONS_PER_CIRCLE = 6
+PLACE_AFTER_DAYS = 7  # a coordinator's setting (default 28): circles within a short run
+FIRST_MEETING_AFTER = timedelta(days=9)
 
 
 @dataclass(frozen=True)
@@ -71,13 +85,16 @@ class Outcome:
     replies: list[dict] = field(default_factory=list)  # what people wrote back, and when
     failed_jobs: int = 0
     steps: int = 0
+    survey_responses: int = 0
 
 
-def simulate(settings: Settings, progress: Callable[[float], None] | None = None) -> dict:
-    """Run the programme and return the report's figures (see report.figures)."""
+def simulate(settings: Settings, progress: Callable[[float], None] | None = None,
+             parts: Parts | None = None) -> dict:
+    """Run the programme and return the report's figures (see report.figures);
+    on `parts` made for it (default: a new SQLite file and embedded Redis)."""
     from app.simulation import report
 
-    with Parts() as parts, parts.app.app_context():
+    with parts or Parts() as parts, parts.app.app_context():
         clock.set(settings.start)
         try:
             outcome = _Run(settings, parts, progress).run()
@@ -113,6 +130,7 @@ class _Run:
         db.session.add(Person(email=COORDINATOR, name="Coordinator", timezone="Europe/London",
                               status="active", is_coordinator=True, created_at=clock.now()))
         buddies.set_auto_matching(True)
+        self._open_circles()
         for buddy in self.buddies.values():
             applications.apply(buddy.application())
         db.session.commit()
@@ -133,6 +151,21 @@ class _Run:
             queues.queue(name).failed_job_registry.count for name in queues.ALL
         )
         return self.outcome
+
+    def _open_circles(self) -> None:
+        """Monthly circles (second Thursday) from the third week on, filled by
+        Hearth's own placement (auto-confirmed, after the default wait)."""
+        circles.set_auto_placement(True)
+        circles.set_place_after_days(PLACE_AFTER_DAYS)
+        count = -(-self.settings.champions // CHAMPIONS_PER_CIRCLE)
+        first = _second_thursday_from((self.settings.start + FIRST_MEETING_AFTER).date())
+        for number in range(count):
+            zone, (hour, minute) = CIRCLE_ZONES[number % len(CIRCLE_ZONES)]
+            circles.create_circle(
+                name=f"Peer circle {number + 1}", timezone=zone, rrule="FREQ=MONTHLY;BYDAY=2TH",
+                start=datetime(first.year, first.month, first.day, hour, minute),
+                minutes=60, url=f"https://meet.example/hearth-circle-{number + 1}", capacity=8,
+            )
 
     def _settle(self) -> None:
         """Run every job, answer what arrived, until nothing new happens."""
@@ -184,7 +217,7 @@ class _Run:
             elif rcpt in self.champions:
                 self._champion_answers(self.champions[rcpt], message, template, stream)
             elif rcpt in self.buddies:
-                self._buddy_answers(rcpt, message, template)
+                self._buddy_answers(rcpt, message, template, stream)
 
     def _follow_link(self, email: str, text: str) -> None:
         match = _LINK.search(text)
@@ -215,6 +248,12 @@ class _Run:
                         headers={"Auto-Submitted": "auto-replied"},
                         subject=f"Out of office: {message['Subject']}")
             return
+        if stream == "circles":
+            self._answer_invitation(champion.email, champion.name, message)
+            return
+        if stream == "surveys":
+            self._fill_in_survey(message, 0.6)
+            return
         roll = self.rng.random()
         if template == "buddy_proposal_champion" and roll < 0.05:
             self._reply(champion.email, message, "object", "objection")
@@ -223,9 +262,41 @@ class _Run:
         elif template.startswith("onboarding_") and roll < 0.15:
             self._reply(champion.email, message, self.rng.choice(people.QUESTIONS), "question")
 
-    def _buddy_answers(self, email: str, message, template: str) -> None:
+    def _buddy_answers(self, email: str, message, template: str, stream: str) -> None:
         if template == "buddy_checkin_prompt" and self.rng.random() < 0.75:
             self._reply(email, message, self.rng.choice(people.CHECKINS), "check-in")
+        elif stream == "surveys":
+            self._fill_in_survey(message, 0.5)
+
+    def _answer_invitation(self, email: str, name: str, message) -> None:
+        """From their calendar: an invitation still waiting for an answer gets one."""
+        invitation = answers.invitation_of(message)
+        if invitation is None:
+            return
+        attendees = invitation.get("ATTENDEE")
+        attendees = attendees if isinstance(attendees, list) else [attendees] if attendees else []
+        waiting = any(str(a).lower() == f"mailto:{email}" and a.params.get("PARTSTAT") == "NEEDS-ACTION"
+                      for a in attendees)
+        if not waiting:
+            return
+        partstat = answers.partstat(self.rng)
+        raw = answers.calendar_reply(invitation, email, name, partstat, clock.now(), self._message_id())
+        self._send_back(f"rsvp {answers.ANSWERS[partstat].lower()}", email, raw)
+
+    def _fill_in_survey(self, message, chance: float) -> None:
+        """On the survey's page, as the link in the email opens it (once)."""
+        match = _SURVEY_LINK.search(_text_of(message))
+        if match is None or self.rng.random() >= chance:
+            return
+        try:
+            invitation = surveys.read_token(match.group(1))
+        except InvitationNotFound:
+            return
+        if invitation.answered_at is not None:
+            return
+        survey = survey_definitions.load(invitation.survey)
+        surveys.submit(invitation, answers.survey_answers(survey, self.rng))
+        self.outcome.survey_responses += 1
 
     def _reply(self, email: str, original, text: str, kind: str, *,
                headers: dict | None = None, subject: str | None = None) -> None:
@@ -253,6 +324,17 @@ class _Run:
             inbound.enqueue_processing(stored.id)
         self.outcome.replies.append({"at": clock.now(), "from": email, "kind": kind,
                                      "inbound_id": stored.id})
+
+
+def _second_thursday_from(day: date) -> date:
+    """The first second-Thursday-of-a-month on or after `day` (the circles' rule)."""
+    year, month = day.year, day.month
+    while True:
+        first = date(year, month, 1)
+        second = first + timedelta(days=(3 - first.weekday()) % 7 + 7)
+        if second >= day:
+            return second
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
 def _text_of(message) -> str:

@@ -32,6 +32,7 @@ def test_sign_up_confirm_and_land_on_me(app, smtp, drain):
         page.fill("#organisation", "Riverside Food Co-op")
         page.select_option("#organisation_kind", "cooperative")
         page.select_option("#organisation_size", "10-49")
+        page.select_option("#could_pay_consultant", "no")
         page.fill("#situation", "Our board wants to try sociocracy; half the members are sceptical.")
         page.check("#consent")
         page.screenshot(path=str(ARTIFACTS / "signup.png"), full_page=True)

@@ -74,6 +74,30 @@ def test_a_company_gets_one_email_pointing_to_the_consultants(app, client, smtp,
     assert len([m for m in smtp.to("ada@example.org") if "Professional support" in m.subject]) == 1
 
 
+def test_an_organisation_that_could_pay_a_consultant_is_pointed_to_them(app, client, smtp, drain):
+    page = client.get("/signup").get_data(as_text=True)
+    assert "Could your organisation pay a professional consultant?" in page
+    signed_up_champion(client, smtp, drain, could_pay_consultant="yes")
+    assert row(app)[:2] == (False, "the organisation could pay a professional consultant")
+    drain()
+    assert smtp.wait_for(to="ada@example.org", subject="Professional support for Riverside Food Co-op")
+    with app.app_context():
+        from app.accounts import service as accounts
+
+        exported = accounts.export_data(Person.by_email("ada@example.org"))
+    assert exported["organisation"]["could_pay_consultant"] == "Yes, we could pay one"
+
+
+def test_the_consultant_question_must_be_answered(client):
+    from tests.story import sign_up
+
+    response = sign_up(client, could_pay_consultant="")
+    assert response.status_code == 422
+    assert "whether your organisation could pay a consultant" in response.get_data(as_text=True)
+    response = sign_up(client, could_pay_consultant="maybe-later")
+    assert response.status_code == 422 and "Not a valid choice" in response.get_data(as_text=True)
+
+
 def test_the_signup_page_helper_states_the_criteria_plainly(app):
     with app.test_request_context("/signup"):
         criteria = app.jinja_env.globals["programme_criteria"]()

@@ -195,6 +195,26 @@ def test_a_crash_leaves_failed_and_reprocess_runs_it_again(inbound, app, smtp, d
     assert f"inbound {message.id}: processed: forwarded to coord@hearth.test" in result.output
     missing = runner.invoke(args=["inbound", "reprocess", "999999"])
     assert missing.exit_code != 0 and "There is no inbound message 999999." in missing.output
+    with app.app_context():
+        assert db.session.get(InboundMessage, message.id).attempts == 2  # the failed one counts
+
+
+def test_reprocess_every_message_of_a_status_after_a_fix(inbound, app, smtp, drain, coordinator,
+                                                         runner, monkeypatch):
+    champion_id = make_champion(app, "ada@example.org")
+    sent = send_programme_email(app, smtp, drain, champion_id)
+    monkeypatch.setattr("emails.inbound.parse_message", lambda *a, **k: 1 / 0)
+    failed = [processed(app, inbound.post(reply_from("ada@example.org", sent, f"Update {n}: it went well.")))
+              for n in range(3)]
+    assert {m.status for m in failed} == {"failed"}
+    monkeypatch.undo()
+    result = runner.invoke(args=["inbound", "reprocess", "--status", "failed"])
+    assert result.exit_code == 0, result.output
+    assert [line.split(":")[1].strip() for line in result.output.splitlines()] == ["processed"] * 3
+    again = runner.invoke(args=["inbound", "reprocess", "--status", "failed"])
+    assert again.exit_code == 0 and again.output.strip() == "reprocessed 0 messages"
+    both = runner.invoke(args=["inbound", "reprocess", "1", "--status", "failed"])
+    assert both.exit_code != 0 and "not both" in both.output
 
 
 def test_a_lost_processing_job_is_enqueued_again_by_the_clock(inbound, app, smtp, drain, redis, coordinator):

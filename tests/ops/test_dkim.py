@@ -7,15 +7,17 @@ import dkim as dkimpy
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select
 
 from app import clock
 from app.accounts.models import Person
 from app.extensions import db
 from app.outbox import service as outbox
 from app.outbox import signing
+from app.outbox.models import Delivery
 from app.outbox.smtp import SMTPSession
 from emails import dkim
-from tests.inbound.conftest import make_champion
+from tests.inbound.conftest import make_champion, send_programme_email
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,7 @@ def test_a_bad_key_or_no_from_is_a_clear_error(private_key):
 
 
 def test_what_smtp_delivers_verifies(app, programme_email, private_key, tmp_path, smtp, monkeypatch):
-    """The outbox hook: sign_outgoing() on the bytes handed to SMTP."""
+    """The hook itself: sign_outgoing() on the bytes handed to SMTP."""
     path = tmp_path / "dkim.pem"
     path.write_bytes(private_key)
     monkeypatch.setitem(app.config, "DKIM_PRIVATE_KEY_PATH", str(path))
@@ -120,6 +122,39 @@ def test_what_smtp_delivers_verifies(app, programme_email, private_key, tmp_path
     [received] = smtp.messages
     assert verifies(received.raw, private_key)
     assert signature_tags(received.raw)["d"] == "hearth.test"  # MAIL_DEFAULT_SENDER's domain
+
+
+def test_the_outbox_signs_every_email_it_sends(app, private_key, tmp_path, smtp, drain, monkeypatch):
+    """End to end: a sign-in link and a programme email, sent by the worker."""
+    path = tmp_path / "dkim.pem"
+    path.write_bytes(private_key)
+    monkeypatch.setitem(app.config, "DKIM_PRIVATE_KEY_PATH", str(path))
+    monkeypatch.setitem(app.config, "DKIM_SELECTOR", "hearth2027")
+    person_id = make_champion(app, "ada@example.org")
+    programme = send_programme_email(app, smtp, drain, person_id)
+    received = smtp.to("ada@example.org")
+    assert len(received) >= 2 and programme in received
+    for message in received:
+        assert verifies(message.raw, private_key), message.message["Subject"]
+    assert "list-unsubscribe" in signature_tags(programme.raw)["h"].split(":")
+
+
+def test_a_key_that_cannot_sign_holds_the_email_instead_of_sending_it_unsigned(
+        app, tmp_path, smtp, drain, monkeypatch):
+    monkeypatch.setitem(app.config, "DKIM_PRIVATE_KEY_PATH", str(tmp_path / "missing.pem"))
+    monkeypatch.setitem(app.config, "DKIM_SELECTOR", "hearth2027")
+    person_id = make_champion(app, "ada@example.org")
+    with app.app_context():
+        outbox.queue_email(db.session.get(Person, person_id), "onboarding_welcome",
+                           stream="onboarding", key=f"{person_id}:dkim-held")
+        db.session.commit()
+        outbox.enqueue_new()
+    drain()
+    assert smtp.to("ada@example.org") == []
+    with app.app_context():
+        held = db.session.scalar(select(Delivery).where(Delivery.idempotency_key == f"{person_id}:dkim-held"))
+        assert held.status == "pending" and held.attempts == 1
+        assert held.last_error.startswith("DKIM: ") and "missing.pem" in held.last_error
 
 
 def test_without_a_key_nothing_changes(app):
