@@ -310,7 +310,7 @@ def _record_bounce(parsed: parsing.ParsedMessage) -> str:
 
 def pending_ids(limit: int = 1000) -> list[int]:
     """Stored but not processed (a lost job): the clock enqueues them again."""
-    stale = clock.now() - timedelta(minutes=2)
+    stale = clock.now() - timedelta(seconds=current_app.config["REPAIR_AFTER_SECONDS"])
     return list(db.session.scalars(
         select(InboundMessage.id)
         .where(InboundMessage.status == "new", InboundMessage.received_at <= stale)

@@ -50,9 +50,6 @@ from emails import addresses, calendar_mime, compose, dkim, render, sequences
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# Re-enqueue a pending row only when its job has been waiting this long, so a
-# slow queue is not flooded by the clock.
-ENQUEUE_STALE_AFTER = timedelta(minutes=2)
 # Enhanced status codes 5.1.x (bad mailbox / address): a hard bounce.
 HARD_BOUNCE_CODES = {550, 551, 553}
 # Asked for by the person (a sign-in link, an answer): never held by a
@@ -228,7 +225,8 @@ def enqueue_pending(limit: int = 5000) -> int:
     """
     written = db.session.info.pop(_COMMITTED, None) or []
     now = clock.now()
-    stale = now - ENQUEUE_STALE_AFTER
+    # Only rows whose job has waited REPAIR_AFTER_SECONDS: a slow queue is not flooded.
+    stale = now - timedelta(seconds=current_app.config["REPAIR_AFTER_SECONDS"])
     rows = db.session.execute(
         select(Delivery.id, Delivery.queue)
         .where(
@@ -347,7 +345,8 @@ class _Outcomes:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 6 * 3600))
+    first = current_app.config["SEND_RETRY_SECONDS"]
+    return timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), 6 * 3600))
 
 
 def is_suppressed(email: str) -> bool:
