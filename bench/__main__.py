@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.harness import RESULTS, quiet_logging
 
-SCENARIOS = ("signup", "delivery", "tick-scale", "lateness", "inbound")
+SCENARIOS = ("signup", "delivery", "tick-scale", "lateness", "inbound", "scale")
 
 
 def _scenario(name: str):
@@ -27,6 +27,8 @@ def _scenario(name: str):
         from bench import tick_scale as module
     elif name == "inbound":
         from bench import inbound as module
+    elif name == "scale":
+        from bench import scale as module
     else:
         from bench import lateness as module
     return module.run

@@ -298,6 +298,31 @@ def _database_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'hearth.sqlite3'}"
 
 
+def fresh_postgres(url: str) -> None:
+    """The PostgreSQL database of `url`, created when missing, with an empty
+    public schema (everything in it is deleted)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                {"name": parsed.database})
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        server.dispose()
+    engine = create_engine(parsed)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
 def database_kind() -> str:
     """PostgreSQL when DATABASE_URL names one (its schema is dropped!), else SQLite."""
     url = os.environ.get("DATABASE_URL", "")

@@ -23,10 +23,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bench.harness import BIN, SECRET_KEY, SENDER, free_port, quiet_logging
+from app import progress
+from bench.harness import BIN, SECRET_KEY, SENDER, free_port, fresh_postgres, quiet_logging
 from chaos import drivers
 from chaos.faults import FaultySink, PostgresProxy, RedisServer
 from chaos.processes import Processes, wait_for_port
@@ -91,7 +92,7 @@ def run(settings: Settings) -> Outcome:
     controller.start()
     processes = None
     try:
-        _fresh_database(direct_url)
+        fresh_postgres(direct_url)
         app = _app(direct_url, redis_server.url, smtp_port, folder)
         with app.app_context():
             _migrate()
@@ -102,7 +103,8 @@ def run(settings: Settings) -> Outcome:
         processes.supervise()
         started = outcome.started = time.monotonic()
         people = _people(app, settings, ports, sink, outcome.ledger, seed)
-        _faults(settings, started, processes, redis_server, proxy, sink, outcome)
+        with progress.bar("chaos", total=settings.seconds) as shown:  # in a terminal only
+            _faults(settings, started, processes, redis_server, proxy, sink, outcome, shown)
         for thread in people:
             thread.join(drivers.RETRY_FOR + 30)
         outcome.settled_in = _settle(app, sink)
@@ -124,21 +126,6 @@ def run(settings: Settings) -> Outcome:
 
 
 # -- parts ------------------------------------------------------------------------------
-
-
-def _fresh_database(direct_url: str) -> None:
-    """The chaos database, created when missing, with an empty public schema."""
-    url = make_url(direct_url)
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}):
-            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    server.dispose()
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def _settings_env(database_url: str, redis_url: str, smtp_port: int, folder: Path) -> dict[str, str]:
@@ -330,9 +317,12 @@ def _some_sent_welcome(app, seed: Seed, rng: random.Random) -> tuple[int, str] |
 
 
 def _faults(settings: Settings, started: float, processes: Processes, redis_server: RedisServer,
-            proxy: PostgresProxy, sink: FaultySink, outcome: Outcome) -> None:
+            proxy: PostgresProxy, sink: FaultySink, outcome: Outcome, shown: progress.Bar) -> None:
     def at(fraction: float) -> None:
-        time.sleep(max(started + settings.seconds * fraction - time.monotonic(), 0))
+        until = started + settings.seconds * fraction
+        while (left := until - time.monotonic()) > 0:
+            time.sleep(min(left, 0.5))
+            shown.update(time.monotonic() - started)
 
     def note(what: str, detail: str = "") -> None:
         outcome.faults.append(Fault(round(time.monotonic() - started, 1), what, detail))
