@@ -4,6 +4,7 @@ needs no session: the token in the URL is the authentication)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -38,7 +39,13 @@ def _serializer() -> URLSafeSerializer:
 
 
 def token_for(person_id: int, stream: str) -> str:
-    return _serializer().dumps([person_id, stream])
+    return _token(current_app.config["SECRET_KEY"], person_id, stream)
+
+
+@lru_cache(maxsize=4096)
+def _token(secret: str, person_id: int, stream: str) -> str:
+    """Deterministic, so kept: an email asks twice (footer and List-Unsubscribe)."""
+    return URLSafeSerializer(secret, salt="hearth-unsubscribe").dumps([person_id, stream])
 
 
 def read_token(token: str) -> UnsubscribeRequest:
