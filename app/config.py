@@ -18,9 +18,10 @@ def _flag(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key(instance: Path) -> str:
-    """SECRET_KEY from the environment, or one generated once into instance/ for dev."""
-    key = os.environ.get("SECRET_KEY")
+def _secret_key(instance: Path, given: str | None = None) -> str:
+    """SECRET_KEY given (an override, or the environment), or one generated once
+    into instance/ for dev."""
+    key = given or os.environ.get("SECRET_KEY")
     if key:
         return key
     path = instance / "secret_key"
@@ -42,10 +43,13 @@ def _embedded_redis_url(instance: Path) -> str | None:
 
 
 def load(overrides: dict | None = None) -> dict:
-    """Build the Flask config from the environment; tests pass `overrides`."""
+    """Build the Flask config from the environment; tests pass `overrides`.
+    INSTANCE_PATH and SECRET_KEY in `overrides` are used from the start, so
+    nothing is read from, or written into, the environment's instance."""
     load_dotenv(ROOT / ".env", override=False)
     env = os.environ
-    instance = Path(env.get("HEARTH_INSTANCE", ROOT / "instance"))
+    overrides = overrides or {}
+    instance = Path(overrides.get("INSTANCE_PATH") or env.get("HEARTH_INSTANCE", ROOT / "instance"))
     base_url = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     host = urlsplit(base_url).hostname or "localhost"
     inbound_domain = env.get("INBOUND_DOMAIN") or host
@@ -54,7 +58,7 @@ def load(overrides: dict | None = None) -> dict:
         inbound_domain = "hearth.localhost"
     config = {
         "INSTANCE_PATH": str(instance),
-        "SECRET_KEY": _secret_key(instance),
+        "SECRET_KEY": _secret_key(instance, overrides.get("SECRET_KEY")),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance / 'hearth.sqlite3'}",
         "REDIS_URL": env.get("REDIS_URL") or _embedded_redis_url(instance),

@@ -97,7 +97,8 @@ class Sink:
 class Environment:
     """`with Environment("delivery") as env:` -- see the module docstring."""
 
-    def __init__(self, name: str, *, redis: bool = True, smtp: bool = True) -> None:
+    def __init__(self, name: str, *, redis: bool = True, smtp: bool = True,
+                 database_url: str | None = None) -> None:
         self.name = name
         self._want_redis = redis
         self._want_smtp = smtp
@@ -107,7 +108,7 @@ class Environment:
         self.instance = self.folder / "instance"
         self.instance.mkdir()
         self.redis_url: str | None = None
-        self.database_url = ""
+        self.database_url = database_url or ""
         self.sink: Sink | None = None
         self.smtp_port = 0
         self.env: dict[str, str] = {}
@@ -138,7 +139,7 @@ class Environment:
             controller = Controller(self.sink, hostname="127.0.0.1", port=self.smtp_port)
             controller.start()
             self._stack.callback(controller.stop)
-        self.database_url = _database_url(self.folder)
+        self.database_url = self.database_url or _database_url(self.folder)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -191,10 +192,7 @@ class Environment:
             "ALLOW_TIME_TRAVEL": True,
             "DEV_MAIL_VIEWER": False,
         }
-        # config.load() reads SECRET_KEY/HEARTH_INSTANCE before the overrides
-        # apply: point it here so nothing is written into the project's instance/.
-        with _patched_environ({"SECRET_KEY": SECRET_KEY, "HEARTH_INSTANCE": str(self.instance)}):
-            return create_app(overrides)
+        return create_app(overrides)  # INSTANCE_PATH: nothing goes into the project's instance/
 
     def _migrate(self) -> None:
         from flask_migrate import upgrade
@@ -330,7 +328,7 @@ def database_kind() -> str:
 
 
 @contextlib.contextmanager
-def _patched_environ(values: dict[str, str]) -> Iterator[None]:
+def patched_environ(values: dict[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:

@@ -31,7 +31,7 @@ from app.extensions import db
 from app.outbox.models import Delivery
 from app.tick import tick
 from bench.delivery import _raw_smtp
-from bench.harness import Environment, _patched_environ, fresh_postgres
+from bench.harness import Environment, fresh_postgres
 from bench.population import insert_champions
 from bench.report import Row, ScenarioResult, percentile
 
@@ -51,7 +51,7 @@ def run(quick: bool) -> ScenarioResult:
     result = ScenarioResult("scale")
     url = _database()
     fresh_postgres(url)
-    with _patched_environ({"DATABASE_URL": url}), Environment("scale") as env:
+    with Environment("scale", database_url=url) as env:
         week_start = clock.now() - timedelta(days=7, minutes=10)
         spread = timedelta(days=7) / people
         with env.app.app_context():

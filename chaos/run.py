@@ -154,9 +154,9 @@ def _environment(database_url: str, redis_url: str, smtp_port: int, folder: Path
 
 
 def _app(database_url: str, redis_url: str, smtp_port: int, folder: Path):
-    from bench.harness import _patched_environ
+    from bench.harness import patched_environ
 
-    with _patched_environ(_settings_env(database_url, redis_url, smtp_port, folder)):
+    with patched_environ(_settings_env(database_url, redis_url, smtp_port, folder)):
         from app import create_app
 
         app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}})

@@ -14,7 +14,7 @@ from functools import cache
 from flask import current_app
 from sqlalchemy import bindparam, delete, select, update
 
-from app import clock, links, queues
+from app import clock, links, queues, rows
 from app.accounts.errors import NotFound, TokenInvalid
 from app.accounts.models import (
     CONSULTANT_ANSWERS,
@@ -42,22 +42,16 @@ def issue_token(person_id: int, purpose: str, next_path: str | None = None) -> t
     connection): (its id, the raw token, which is stored only hashed)."""
     now = clock.now()
     raw = secrets.token_urlsafe(32)
-    token_id = db.session.connection().execute(_insert(LoginToken), {
+    token_id = rows.insert(LoginToken, {
         "person_id": person_id,
         "token_hash": _hash(raw),
         "purpose": purpose,
         "next_path": links.safe_next(next_path),
         "created_at": now,
         "expires_at": now + timedelta(minutes=current_app.config["LOGIN_TOKEN_MINUTES"]),
-    }).inserted_primary_key[0]
+    })
     return token_id, raw
 
-
-@cache
-def _insert(model):
-    """Built once per table: a statement given its values at execution is
-    compiled once, where `.values(...)` would build and key a new one."""
-    return model.__table__.insert()
 
 
 def _send_link(
@@ -128,11 +122,8 @@ def request_signup(data: dict) -> int:
 
 def _insert_pending(email: str, details: dict, organisation: dict, now: datetime) -> int:
     """A new pending champion and their organisation: two INSERTs."""
-    connection = db.session.connection()
-    organisation_id = connection.execute(
-        _insert(Organisation), {**organisation, "created_at": now}
-    ).inserted_primary_key[0]
-    return connection.execute(_insert(Person), {
+    organisation_id = rows.insert(Organisation, {**organisation, "created_at": now})
+    return rows.insert(Person, {
         **details,
         "email": email,
         "status": "pending",
@@ -141,7 +132,7 @@ def _insert_pending(email: str, details: dict, organisation: dict, now: datetime
         "is_coordinator": False,
         "organisation_id": organisation_id,
         "created_at": now,
-    }).inserted_primary_key[0]
+    })
 
 
 def _update_pending(person_id: int, details: dict, organisation: dict, now: datetime) -> None:

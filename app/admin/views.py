@@ -66,7 +66,7 @@ def _back(default: str) -> str:
 
 def _done(message: str, target: str):
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     flash(message)
     return redirect(target)
 
@@ -258,18 +258,18 @@ def inbound_checkin(message_id: str):
     if not form.validate_on_submit():
         flash("Choose the pair the message belongs to, then press the button again.")
         return redirect(back)
-    pair = db.session.get(Pair, int(form.pair_id.data)) if form.pair_id.data.strip().isdigit() else None
-    if pair is None:
-        flash(f"There is no pair {form.pair_id.data!r}: give the pair's number.")
+    typed = form.pair_id.data.strip()
+    if not typed.isdigit():
+        flash(f"There is no pair {typed!r}: give the pair's number.")
         return redirect(back)
-    author = {"champion": pair.champion_id, "buddy": pair.buddy_id}.get(form.author.data)
     try:
-        logged = inbound_review.log_as_checkin(message_id, pair.id, author, current_person().email)
+        logged = inbound_review.log_as_checkin(message_id, int(typed), None, current_person().email,
+                                               role=form.author.data or None)
     except inbound_review.ReviewRefused as error:
         db.session.rollback()
         flash(str(error))
         return redirect(back)
-    return _done(f"Message {message_id} is logged as check-in {logged.id} of pair {pair.id}.", back)
+    return _done(f"Message {message_id} is logged as check-in {logged.id} of pair {logged.pair_id}.", back)
 
 
 @bp.post("/inbound/<message_id>/discard")

@@ -52,7 +52,7 @@ def join():
         return render_template("buddies/join.html", form=form), 422
     applications.apply(form.data)
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     return render_template("buddies/check_your_email.html", email=form.email.data)
 
 
@@ -80,7 +80,7 @@ def confirm_post(token: str):
         db.session.rollback()
         return render_template("buddies/link_invalid.html", reason=str(error)), 410
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     sign_in(person)
     return render_template("buddies/application_confirmed.html", person=person)
 
@@ -130,7 +130,7 @@ def object_post(token: str):
         db.session.rollback()
         abort(409, str(error))
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     return render_template("buddies/objected.html")
 
 
@@ -153,7 +153,7 @@ def end_post(token: str):
     pair, person_id = _pair_from(token, "pair")
     service.end_pair(pair.id, person_id, form.reason.data or "ended from the pair page")
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     return render_template("buddies/ended.html")
 
 
@@ -186,7 +186,7 @@ def _coordinator_id() -> int:
 
 def _done(message: str, endpoint: str):
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     flash(message)
     return redirect(url_for(endpoint))
 

@@ -94,7 +94,7 @@ def leave(token: str):
         abort(400, "The form's security token was missing. Please open the link again.")
     service.leave_by_token(token)
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     return render_template("circles/leave.html", form=form, circle=circle, member=member, done=True)
 
 
@@ -133,7 +133,7 @@ def _number(text: str) -> int:
 
 def _done(message: str, circle_id: int | None = None):
     db.session.commit()
-    outbox.enqueue_pending()
+    outbox.enqueue_new()
     flash(message)
     if circle_id is None:
         return redirect(url_for("circles.admin.index"))

@@ -10,7 +10,6 @@ failed, each with its reason, and can be processed again.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
-from app import clock, queues
+from app import clock, queues, rows
 from app.accounts.models import Person
 from app.extensions import db
 from app.inbound import commands, errors, routes
@@ -120,17 +119,13 @@ def store(raw: bytes, *, via: str, envelope_from: str | None = None,
 def _insert_committed(values: dict) -> int | None:
     """The new message's id, committed; None when its dedupe key is taken."""
     try:
-        message_id = db.session.connection().execute(_insert_message(), values).inserted_primary_key[0]
+        message_id = rows.insert(InboundMessage, values)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return None
     return message_id
 
-
-@functools.cache
-def _insert_message():
-    return InboundMessage.__table__.insert()
 
 
 def _by_dedupe_key(key: str):

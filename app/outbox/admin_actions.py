@@ -2,7 +2,7 @@
 one again, send every failed one again, or cancel one not sent yet. Each is
 one conditional UPDATE, so a row a worker holds (`sending`) is never touched,
 and doing it twice changes nothing. The caller commits, then calls
-`outbox.enqueue_pending()`."""
+`outbox.enqueue_new()`, which enqueues the rows a retry made due."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import func, literal, update
 
 from app import clock
 from app.extensions import db
+from app.outbox import service as outbox
 from app.outbox.models import Delivery
 
 RETRYABLE = ("failed", "bounced")
@@ -31,15 +32,17 @@ def retry(delivery_id: int, by_email: str | None = None) -> Delivery:
     count of attempts. A suppressed address stays suppressed: the outbox then
     marks the row suppressed instead of sending."""
     now = clock.now()
-    result = db.session.execute(
+    revived = db.session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status.in_(RETRYABLE))
         .values(status="pending", attempts=0, next_attempt_at=now, enqueued_at=None,
                 lease_until=None, held_reason=None,
                 last_error=_note(Delivery.last_error, by_email))
+        .returning(Delivery.id, Delivery.queue)
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    ).all()
+    outbox.remember_due([tuple(row) for row in revived])
+    if len(revived) != 1:
         raise DeliveryActionRefused(f"{_describe(delivery_id)}: only failed or bounced emails can be retried.")
     return db.session.get(Delivery, delivery_id, populate_existing=True)
 
@@ -47,14 +50,16 @@ def retry(delivery_id: int, by_email: str | None = None) -> Delivery:
 def retry_all_failed(by_email: str | None = None) -> int:
     """Every failed email (not the bounced: their addresses said no) goes back to pending."""
     now = clock.now()
-    result = db.session.execute(
+    revived = db.session.execute(
         update(Delivery)
         .where(Delivery.status == "failed")
         .values(status="pending", attempts=0, next_attempt_at=now, enqueued_at=None,
                 lease_until=None, held_reason=None, last_error=_note(Delivery.last_error, by_email))
+        .returning(Delivery.id, Delivery.queue)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
+    ).all()
+    outbox.remember_due([tuple(row) for row in revived])
+    return len(revived)
 
 
 def cancel(delivery_id: int, reason: str = "", by_email: str | None = None) -> Delivery:

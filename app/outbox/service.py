@@ -39,7 +39,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, event, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
-from app import clock, links, queues, sealed
+from app import clock, links, queues, rows, sealed
 from app.accounts.models import ORGANISATION_KINDS, Person
 from app.extensions import db
 from app.outbox import signing, unsubscribes
@@ -162,15 +162,10 @@ def insert_email(
         person_id, to_email, template, stream=stream, key=key, params=params,
         secret_params=secret_params, queue=queue,
     )
-    delivery_id = db.session.connection().execute(_insert_delivery(), values).inserted_primary_key[0]
+    delivery_id = rows.insert(Delivery, values)
     db.session.info.setdefault(_WRITTEN, []).append((delivery_id, queue))
     return delivery_id
 
-
-@lru_cache(maxsize=1)
-def _insert_delivery():
-    """Built once: a statement with parameters given at execution is compiled once."""
-    return Delivery.__table__.insert()
 
 
 def _row_values(
@@ -207,6 +202,13 @@ def _row_values(
         "held_reason": held_reason,
         "attempts": 0,
     }
+
+
+def remember_due(rows: list[tuple[int, str]]) -> None:
+    """(id, queue) of rows this transaction made due by an UPDATE (a
+    coordinator's retry): `enqueue_new()` enqueues them after the commit, as
+    it does the rows `queue_email` wrote."""
+    db.session.info.setdefault(_WRITTEN, []).extend(rows)
 
 
 def enqueue_new() -> int:

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,20 +63,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class PartsRefused(ValueError):
@@ -227,7 +211,4 @@ def _create_app(instance: Path, database_url: str, redis_url: str, smtp_port: in
         "DEV_MAIL_VIEWER": False,
         "DKIM_PRIVATE_KEY_PATH": None,
     }
-    # config.load() reads SECRET_KEY and HEARTH_INSTANCE before the overrides
-    # apply: point them here, so nothing is written into the live instance/.
-    with _environ({"SECRET_KEY": SECRET_KEY, "HEARTH_INSTANCE": str(instance)}):
-        return create_app(overrides)
+    return create_app(overrides)  # INSTANCE_PATH: nothing is written into the live instance/

@@ -18,10 +18,12 @@ NS = "{http://www.w3.org/2000/svg}"
 
 
 def person(app, email: str, name: str = "", *, cohort: str | None = None, status: str = "active",
-           champion: bool = True, coordinator: bool = False, created: datetime | None = None) -> int:
+           champion: bool = True, coordinator: bool = False, created: datetime | None = None,
+           timezone: str = "Europe/Berlin") -> int:
+    """A person written directly (no signup emails in the mailbox), in `cohort` if given."""
     with app.app_context():
         now = created or clock.now()
-        found = Person(email=email, name=name or email.split("@")[0].title(), timezone="Europe/Berlin",
+        found = Person(email=email, name=name or email.split("@")[0].title(), timezone=timezone,
                        status=status, is_champion=champion, is_coordinator=coordinator, created_at=now,
                        confirmed_at=now if status == "active" else None)
         db.session.add(found)

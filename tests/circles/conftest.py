@@ -10,12 +10,11 @@ import icalendar
 import pytest
 
 from app import clock
-from app.accounts import service as accounts
-from app.accounts.models import Enrollment, Person
 from app.circles import service as circles
 from app.extensions import db
 from app.outbox import service as outbox
 from app.tick import tick
+from tests.admin import dashboard
 from tests.inbound.conftest import Inbound
 
 # A quiet Thursday before the first meeting (Tuesday 7 January 2025, 18:00 Berlin).
@@ -35,19 +34,8 @@ def inbound(client, app):
 
 def person(app, email: str, name: str, tz: str = "Europe/Berlin", *, coordinator: bool = False,
            cohort: str | None = None) -> int:
-    """A confirmed person, written directly (no signup emails in the mailbox)."""
-    with app.app_context():
-        now = clock.now()
-        found = Person(email=email, name=name, timezone=tz, status="active", is_champion=True,
-                       is_coordinator=coordinator, created_at=now, confirmed_at=now)
-        db.session.add(found)
-        db.session.flush()
-        if cohort:
-            moment = datetime.fromisoformat(f"{cohort}-01T00:00:00+00:00")
-            db.session.add(Enrollment(person_id=found.id, cohort_id=accounts.cohort_for(moment).id,
-                                      enrolled_at=now))
-        db.session.commit()
-        return found.id
+    """A confirmed champion, written directly (no signup emails in the mailbox)."""
+    return dashboard.person(app, email, name, timezone=tz, coordinator=coordinator, cohort=cohort)
 
 
 def circle(app, **changes) -> int:
