@@ -98,8 +98,10 @@ def load(overrides: dict | None = None) -> dict:
         "ATTENTION_MAX_PER_DAY": int(env.get("ATTENTION_MAX_PER_DAY", "1")),
         "SEND_BATCH_SIZE": int(env.get("SEND_BATCH_SIZE", "100")),
         "SEND_LEASE_SECONDS": int(env.get("SEND_LEASE_SECONDS", "300")),
-        # First wait before sending again after a temporary failure (doubles each time, at most 6 h).
+        # First wait before sending again after a temporary failure (doubles each time, at most
+        # SEND_RETRY_MAX_SECONDS, 6 h).
         "SEND_RETRY_SECONDS": int(env.get("SEND_RETRY_SECONDS", "60")),
+        "SEND_RETRY_MAX_SECONDS": int(env.get("SEND_RETRY_MAX_SECONDS", str(6 * 3600))),
         # The clock enqueues again what waited this long without being picked up
         # (a job lost with Redis): due deliveries and stored inbound messages.
         "REPAIR_AFTER_SECONDS": int(env.get("REPAIR_AFTER_SECONDS", "120")),

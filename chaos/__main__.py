@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{what:<{width}}  {found:>6}  {expected:>8}  {'yes' if ok else 'NO'}")
     for line in outcome.explained:
         print(f"  explained: {line}")
+    for line in outcome.unsent:
+        print(f"  not sent: {line}")
     if outcome.settled_in is None or not outcome.ok:
         print("\nchaos: something was lost or doubled", file=sys.stderr)
         return 1

@@ -348,7 +348,8 @@ class _Outcomes:
 
 def _backoff(attempts: int) -> timedelta:
     first = current_app.config["SEND_RETRY_SECONDS"]
-    return timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), 6 * 3600))
+    longest = current_app.config["SEND_RETRY_MAX_SECONDS"]
+    return timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), longest))
 
 
 def is_suppressed(email: str) -> bool:

@@ -68,6 +68,22 @@ def test_451_then_250_is_sent_once_after_a_retry(person, smtp):
     assert _delivery().attempts == 2
 
 
+def test_each_retry_waits_twice_as_long_up_to_the_longest_wait(person, smtp, app, monkeypatch):
+    monkeypatch.setitem(app.config, "SEND_RETRY_SECONDS", 60)
+    monkeypatch.setitem(app.config, "SEND_RETRY_MAX_SECONDS", 200)
+    clock.set(clock.now())  # still: the waits are read against it
+    delivery = _delivery()
+    waits = []
+    for _ in range(4):
+        smtp.data_answers.append("451 4.3.0 Try again later")
+        assert outbox.send_batch([delivery.id]) == {"retry": 1}
+        row = _delivery()
+        waits.append((row.next_attempt_at - clock.now()).total_seconds())
+        clock.set(row.next_attempt_at)
+    assert waits == [60, 120, 200, 200]
+    assert outbox.send_batch([delivery.id]) == {"sent": 1}
+
+
 def test_550_fails_and_suppresses_the_address(person, smtp):
     smtp.rcpt_answers[person.email] = "550 5.1.1 No such user here"
     delivery = _delivery()
