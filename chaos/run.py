@@ -428,11 +428,10 @@ def _check(app, sink: FaultySink, outcome: Outcome, seed: Seed) -> None:
     by_status = Counter(d.status for d in deliveries)
     sent = [d for d in deliveries if d.status == "sent"]
     never_arrived = [d.id for d in sent if d.message_id not in times]
-    not_sent = [d.id for d in deliveries if d.status != "sent"]
+    not_sent = [d for d in deliveries if d.status != "sent"]
     outcome.unsent = [f"delivery {d.id} {d.template} {d.status}, {d.attempts} attempts, next at "
                       f"{d.next_attempt_at:%H:%M:%S}, lease {d.lease_until or '-'}, enqueued "
-                      f"{d.enqueued_at or '-'}: {d.last_error or 'no error'}"
-                      for d in deliveries if d.status != "sent"][:20]
+                      f"{d.enqueued_at or '-'}: {d.last_error or 'no error'}" for d in not_sent[:20]]
     unknown = [m for m in times if m not in {d.message_id for d in sent}]
     cuts = [f for f in outcome.faults if f.what in ("SIGKILL", "PostgreSQL cut off")]
     doubled = unexplained = 0

@@ -61,13 +61,13 @@ def candidate_pairs(found: InboundMessage) -> list[Pair]:
                                                           Pair.buddy_id == person.id)).order_by(Pair.id)))
 
 
-def log_as_checkin(message_id: int, pair_id: int | None, author_id: int | None,
+def log_as_checkin(message_id: int, pair_id: int, author_id: int | None,
                    coordinator_email: str, *, role: str | None = None) -> Checkin:
     """Log the message's words as a check-in of `pair_id` by `author_id`, or
     by the pair's member in `role` ("champion" or "buddy"); by default the
     member who sent it."""
     found = message(message_id)
-    pair = db.session.get(Pair, pair_id) if pair_id is not None else None
+    pair = db.session.get(Pair, pair_id)
     if pair is None:
         raise ReviewRefused(f"There is no pair {pair_id}.")
     if role:

@@ -35,7 +35,12 @@ class UnsubscribeRequest:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="hearth-unsubscribe")
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=4)
+def _serializer_for(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="hearth-unsubscribe")
 
 
 def token_for(person_id: int, stream: str) -> str:
@@ -45,7 +50,7 @@ def token_for(person_id: int, stream: str) -> str:
 @lru_cache(maxsize=4096)
 def _token(secret: str, person_id: int, stream: str) -> str:
     """Deterministic, so kept: an email asks twice (footer and List-Unsubscribe)."""
-    return URLSafeSerializer(secret, salt="hearth-unsubscribe").dumps([person_id, stream])
+    return _serializer_for(secret).dumps([person_id, stream])
 
 
 def read_token(token: str) -> UnsubscribeRequest:
