@@ -74,20 +74,20 @@ class SignupForm(FlaskForm):
     )
     organisation_kind = SelectField(
         "Kind of organisation",
-        choices=[("", "Choose one…"), *ORGANISATION_KINDS.items()],
+        choices={"": "Choose one…", **ORGANISATION_KINDS},
         validators=[DataRequired("Please choose the kind of organisation.")],
     )
     organisation_size = SelectField(
         "Size",
-        choices=[("", "Choose one…"), *ORGANISATION_SIZES.items()],
+        choices={"": "Choose one…", **ORGANISATION_SIZES},
         validators=[DataRequired("Please choose roughly how many people it has.")],
     )
     could_pay_consultant = SelectField(
         "Could your organisation pay a professional consultant?",
-        choices=[("", "Choose one…"), *CONSULTANT_ANSWERS.items()],
+        choices={"": "Choose one…", **CONSULTANT_ANSWERS},
         validators=[DataRequired("Please tell us whether your organisation could pay a consultant.")],
     )
-    language = SelectField("Preferred language", choices=list(LANGUAGES.items()), default="en")
+    language = SelectField("Preferred language", choices=LANGUAGES, default="en")
     situation = TextAreaField(
         "Where are you now with sociocracy?",
         validators=[Optional(), Length(max=4000, message="Please keep this under 4,000 characters.")],
@@ -123,7 +123,7 @@ class PreferencesForm(FlaskForm):
     timezone = StringField(
         "Time zone", validators=[DataRequired("Please choose your time zone."), iana_timezone]
     )
-    language = SelectField("Preferred language", choices=list(LANGUAGES.items()))
+    language = SelectField("Preferred language", choices=LANGUAGES)
     paused_until = DateField("Pause all email until", validators=[Optional()])
 
     def validate_paused_until(self, field) -> None:
@@ -144,8 +144,8 @@ class ChampionPreferencesForm(PreferencesForm):
         "Organisation name",
         validators=[DataRequired("Please name your organisation."), Length(max=200), single_line],
     )
-    organisation_kind = SelectField("Kind of organisation", choices=list(ORGANISATION_KINDS.items()))
-    organisation_size = SelectField("Size", choices=list(ORGANISATION_SIZES.items()))
+    organisation_kind = SelectField("Kind of organisation", choices=ORGANISATION_KINDS)
+    organisation_size = SelectField("Size", choices=ORGANISATION_SIZES)
     situation = TextAreaField(
         "Where are you now with sociocracy?",
         validators=[Optional(), Length(max=4000, message="Please keep this under 4,000 characters.")],

@@ -20,8 +20,8 @@ class CancelForm(FlaskForm):
 
 class CheckinForm(FlaskForm):
     pair_id = StringField("Pair", validators=[DataRequired("Choose the pair it belongs to.")])
-    author = SelectField("Written by", choices=[("", "its sender"), ("champion", "the champion"),
-                                                ("buddy", "the buddy")], validate_choice=True)
+    author = SelectField("Written by", choices={"": "its sender", "champion": "the champion",
+                                                "buddy": "the buddy"}, validate_choice=True)
     next = HiddenField()
 
 

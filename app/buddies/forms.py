@@ -24,7 +24,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.accounts.forms import email_address, iana_timezone, single_line
 from app.accounts.models import LANGUAGES, ORGANISATION_KINDS
 
-CAPACITIES = [(str(n), f"{n} champion{'s' if n > 1 else ''}") for n in range(1, 6)]
+CAPACITIES = {str(n): f"{n} champion{'s' if n > 1 else ''}" for n in range(1, 6)}
 
 
 class CheckboxesField(SelectMultipleField):
@@ -47,7 +47,7 @@ class JoinForm(FlaskForm):
     )
     languages = CheckboxesField(
         "Languages you can support a champion in",
-        choices=list(LANGUAGES.items()),
+        choices=LANGUAGES,
         validators=[DataRequired("Please choose at least one language.")],
     )
     years_experience = IntegerField(
@@ -59,7 +59,7 @@ class JoinForm(FlaskForm):
     )
     organisation_kinds = CheckboxesField(
         "Kinds of organisation you have implemented sociocracy in",
-        choices=list(ORGANISATION_KINDS.items()),
+        choices=ORGANISATION_KINDS,
         validators=[DataRequired("Please choose at least one kind of organisation.")],
     )
     bio = TextAreaField(
@@ -125,7 +125,7 @@ class CoordinatorEndForm(FlaskForm):
 
 class OverrideForm(FlaskForm):
     person_id = HiddenField(validators=[DataRequired()])
-    qualifies = SelectField("Qualifies", choices=[("yes", "qualifies"), ("no", "does not qualify")])
+    qualifies = SelectField("Qualifies", choices={"yes": "qualifies", "no": "does not qualify"})
     reason = StringField(
         "Reason", validators=[DataRequired("Please give a reason for the override."), Length(max=500)]
     )

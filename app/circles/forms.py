@@ -31,7 +31,7 @@ class RsvpForm(FlaskForm):
 
 class CreateCircleForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Give the circle a name."), Length(max=80)])
-    purpose = SelectField("Purpose", choices=[(k, k.capitalize()) for k in PURPOSES], default="peer")
+    purpose = SelectField("Purpose", choices={k: k.capitalize() for k in PURPOSES}, default="peer")
     cohort = StringField("Cohort (for a cohort circle)", validators=[Optional(), Length(max=20)])
     timezone = StringField("Time zone", validators=[DataRequired("Choose the circle's time zone.")],
                            default="Europe/Berlin")
