@@ -7,13 +7,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
 
 def _fernet() -> Fernet:
-    digest = hashlib.sha256(b"hearth-sealed:" + current_app.config["SECRET_KEY"].encode()).digest()
+    return _fernet_for(current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=4)
+def _fernet_for(secret: str) -> Fernet:
+    # Per key, not per process: tests (and the simulator) run apps with other keys.
+    digest = hashlib.sha256(b"hearth-sealed:" + secret.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 

@@ -17,10 +17,12 @@ twice, and the mean taken (one run alone moves by a fifth here).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -52,6 +54,7 @@ def run(quick: bool) -> ScenarioResult:
             startup_seconds = time.perf_counter() - spawned
 
             clock_process = _ready_tick(env)
+            cpu_before = [_cpu_seconds(w.pid) for w in workers]
             started, started_wall = time.perf_counter(), time.time()
             clock_process.stdin.write("tick\n")
             clock_process.stdin.flush()
@@ -79,6 +82,9 @@ def run(quick: bool) -> ScenarioResult:
         drain_seconds = hearth_seconds - tick_seconds
         sizes = [a[2] for a in arrivals]
         mean_size = round(sum(sizes) / len(sizes))
+        # CPU the workers spent on this run's sends (start-up excluded): far
+        # steadier than the rate on a shared, noisy machine.
+        worker_cpu = sum(_cpu_seconds(w.pid) for w in workers) - sum(cpu_before)
         for worker in workers:
             env.stop(worker)
 
@@ -105,6 +111,8 @@ def run(quick: bool) -> ScenarioResult:
         "first_email_after_tick_start_s": round(first_arrival - started_wall, 3),
         "worker_startup_s": round(startup_seconds, 3),
         "hearth_s": round(hearth_seconds, 3),
+        "worker_cpu_s": round(worker_cpu, 3),
+        "worker_cpu_ms_per_email": round(worker_cpu * 1000 / count, 3),
         "raw_smtp_s": round(baseline["seconds"], 3),
         "raw_smtp_s_each": [round(b["seconds"], 3) for b in baselines],
         "raw_mean_bytes": round(baseline["mean_bytes"]),
@@ -114,6 +122,8 @@ def run(quick: bool) -> ScenarioResult:
     result.rows += [
         Row("delivery", "  of which: tick() s (write + enqueue; sending overlaps)", tick_seconds),
         Row("delivery", "  of which: s after the tick until the last email", drain_seconds),
+        Row("delivery", "  workers' CPU ms per email (both workers, after start-up)",
+            worker_cpu * 1000 / count),
         Row("delivery", "  a worker's start-up s (once per process, not timed)", startup_seconds),
     ]
     return result
@@ -128,6 +138,13 @@ def _ready_tick(env: Environment) -> subprocess.Popen:
         process.kill()
         raise RuntimeError("bench.tick_once did not start")
     return process
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # After the ")" of the command name: utime and stime are fields 14 and 15 of stat(5).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _listening(count: int, timeout: float, alive) -> bool:

@@ -24,7 +24,9 @@ class ReplyTarget:
 
 def _mac(secret: str, kind: str, ident: int) -> str:
     digest = hmac.new(secret.encode(), f"reply:{kind}:{ident}".encode(), hashlib.sha256).digest()
-    return base64.b32encode(digest).decode().lower()[:16]
+    # Base32 turns each 5 bytes into 8 characters: the first 10 bytes give the
+    # same 16 characters as the whole digest, in a third of the time (twice an email).
+    return base64.b32encode(digest[:10]).decode().lower()
 
 
 def reply_address(secret: str, domain: str, kind: str, ident: int) -> str:

@@ -113,11 +113,24 @@ _markdown_tokens = mistune.create_markdown(renderer=None, escape=False, plugins=
 
 def _plain(markdown_text: str) -> str:
     """Markdown reads well as text already; only tidy links and emphasis."""
-    text = re.sub(r"\[([^\]]+)\]\((\S+?)\)", r"\1 (\2)", markdown_text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
-    text = re.sub(r"(?<!\w)_(.+?)_(?!\w)", r"\1", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
+    # Each pattern runs only where its marker occurs (most emails have no
+    # link or underscore): the same text, without four scans of every email.
+    text = markdown_text
+    if "](" in text:
+        text = _LINK.sub(r"\1 (\2)", text)
+    if "**" in text:
+        text = _STRONG.sub(r"\1", text)
+    if "_" in text:
+        text = _EMPHASIS.sub(r"\1", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
     return text.strip() + "\n"
+
+
+_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+_STRONG = re.compile(r"\*\*(.+?)\*\*")
+_EMPHASIS = re.compile(r"(?<!\w)_(.+?)_(?!\w)")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def _render_part(name: str, part: str, context: dict) -> str:

@@ -10,18 +10,21 @@ construction: no lookup, no flush. With `enqueued=True` (the tick, which
 enqueues each batch right after its commit) a due row is also marked
 `enqueued_at` as it is written, so the repair does not enqueue it twice.
 
-Sending: a job's ids are claimed CLAIM_CHUNK at a time with one conditional
-UPDATE ... RETURNING (pending -> sending with a lease; the lease's exact value
-is the claim's token, so an outcome is written only while the claim holds).
-People, suppressions and unsubscribes of a chunk are read with one query each
-right after its claim. Outcomes are written in small groups: one transaction
-per CLAIM_CHUNK outcomes, or sooner once MARK_EVERY seconds have passed.
+Sending: a job's ids are claimed CLAIM_CHUNK at a time (a whole job of
+SEND_BATCH_SIZE, as enqueued) with one conditional UPDATE ... RETURNING
+(pending -> sending with a lease; the lease's exact value is the claim's
+token, so an outcome is written only while the claim holds). People,
+suppressions and unsubscribes of a chunk are read with one query each right
+after its claim. Outcomes are written in small groups: one transaction per
+MARK_CHUNK outcomes, or sooner once MARK_EVERY seconds have passed.
 
 The window left by design: if SMTP accepted a message and the process died
 before `sent` was committed, the lease expires and the message is sent again,
 with the same Message-ID, so mail clients show it once. Marking in groups
 widens that window from one message to the messages of one group: at most
-CLAIM_CHUNK (20) messages, and at most MARK_EVERY (0.25 s) of sending.
+MARK_CHUNK (20) messages, and at most MARK_EVERY (0.25 s) of sending. A
+worker killed outright leaves the rest of its claim in `sending` until the
+lease expires (SEND_LEASE_SECONDS); then the clock takes it back.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections import defaultdict
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
 from time import monotonic
@@ -40,7 +44,7 @@ from sqlalchemy import and_, bindparam, event, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import clock, links, queues, rows, sealed
-from app.accounts.models import ORGANISATION_KINDS, Person
+from app.accounts.models import ORGANISATION_KINDS, Organisation, Person
 from app.extensions import db
 from app.outbox import signing, unsubscribes
 from app.outbox.models import Delivery, Suppression, Unsubscribe
@@ -55,9 +59,12 @@ HARD_BOUNCE_CODES = {550, 551, 553}
 # Asked for by the person (a sign-in link, an answer): never held by a
 # suppression, an unsubscribe or a pause.
 REQUESTED_STREAMS = ("transactional", "replies")
-# Claim and mark in groups (module docstring): each group costs two commits
-# instead of two per email, and is the most a crash can send twice.
-CLAIM_CHUNK = 20
+# Claim and mark in groups (module docstring). A claim costs four queries
+# (the UPDATE, people, suppressions, unsubscribes) whatever its size, so a
+# job claims its ids at once; a mark group is the most a crash can send
+# twice, so it stays small.
+CLAIM_CHUNK = 100
+MARK_CHUNK = 20
 MARK_EVERY = 0.25  # seconds
 
 _WRITTEN = "hearth.outbox.written"  # (Delivery or its id, queue) written in the open transaction
@@ -321,7 +328,7 @@ class _Outcomes:
 
     def add(self, delivery_id: int, **values) -> None:
         self._waiting.append((delivery_id, values))
-        if len(self._waiting) >= CLAIM_CHUNK or monotonic() - self._since >= MARK_EVERY:
+        if len(self._waiting) >= MARK_CHUNK or monotonic() - self._since >= MARK_EVERY:
             self.write()
 
     def write(self) -> None:
@@ -377,6 +384,48 @@ def has_left(streams: set[str], stream: str) -> bool:
     return stream not in REQUESTED_STREAMS and not streams.isdisjoint((stream, "all"))
 
 
+@dataclass(frozen=True)
+class _OrganisationValues:
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class _PersonValues:
+    """What a send reads of a Person, as plain values: the outcomes' commits
+    during a batch would expire ORM objects, and each would then be loaded
+    again, a query an email."""
+
+    id: int
+    name: str
+    first_name: str
+    email: str
+    timezone: str
+    paused_until: date | None
+    organisation: _OrganisationValues | None
+
+
+def _people_values(person_ids: set[int]) -> dict[int, _PersonValues]:
+    """The people (with their organisations) in one Core query: no ORM objects to build."""
+    people, organisations = Person.__table__, Organisation.__table__
+    rows = db.session.execute(
+        select(people.c.id, people.c.name, people.c.email, people.c.timezone, people.c.paused_until,
+               organisations.c.name.label("organisation_name"),
+               organisations.c.kind.label("organisation_kind"))
+        .select_from(people.outerjoin(organisations, people.c.organisation_id == organisations.c.id))
+        .where(people.c.id.in_(person_ids))
+    )
+    return {
+        row.id: _PersonValues(
+            id=row.id, name=row.name, first_name=Person.first_name.fget(row), email=row.email,
+            timezone=row.timezone, paused_until=row.paused_until,
+            organisation=(None if row.organisation_name is None
+                          else _OrganisationValues(row.organisation_name, row.organisation_kind)),
+        )
+        for row in rows
+    }
+
+
 class _Found:
     """What the sends of some deliveries read, one query a table: the people
     (with their organisations), suppressed addresses, unsubscribes."""
@@ -389,12 +438,9 @@ class _Found:
             wanted.update(delivery.params.get("also_to") or ())
             if delivery.params.get("reply_to_person"):
                 wanted.add(delivery.params["reply_to_person"])
-        self._people: dict[int, Person] = {}
+        self._people: dict[int, _PersonValues] = {}
         if wanted:
-            self._people = {
-                person.id: person
-                for person in db.session.scalars(select(Person).where(Person.id.in_(wanted))).unique()
-            }
+            self._people = _people_values(wanted)
         self._asked = wanted
         emails = {d.to_email for d in deliveries if d.stream not in REQUESTED_STREAMS}
         for delivery in deliveries:
@@ -409,7 +455,7 @@ class _Found:
             {d.person_id for d in deliveries if d.person_id and d.stream not in REQUESTED_STREAMS}
         )
 
-    def person(self, person_id: int | None) -> Person | None:
+    def person(self, person_id: int | None) -> Person | _PersonValues | None:
         if not person_id:
             return None
         if person_id not in self._asked:
@@ -611,7 +657,7 @@ def _send_one(delivery, session: SMTPSession, found: _Found, outcomes: _Outcomes
     return "sent"
 
 
-def _pause_ends(person: Person | None, now: datetime) -> datetime | None:
+def _pause_ends(person: Person | _PersonValues | None, now: datetime) -> datetime | None:
     """When the person is paused: the first 09:00 weekday slot after the pause."""
     if person is None or person.paused_until is None:
         return None

@@ -77,3 +77,9 @@ def test_signed_reply_address_round_trips_and_refuses_forgeries():
     assert addresses.parse_reply_address("secret", forged) is None
     assert addresses.parse_reply_address("other-secret", address) is None
     assert addresses.parse_reply_address("secret", "hello@hearth.example") is None
+
+
+def test_reply_addresses_already_sent_keep_their_value():
+    # Replies to mail already out must still verify: the MAC's text is a promise.
+    assert (addresses.reply_address("secret", "in.hearth.example", "d", 42)
+            == "reply+d42-ijmho7m5vn2dk25l@in.hearth.example")

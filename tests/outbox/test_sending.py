@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app import clock, queues
 from app.accounts import service as accounts
@@ -150,3 +150,26 @@ def test_one_connection_serves_a_batch(person, smtp, app):
     received = smtp.to(person.email)
     assert len({m.message["Message-ID"] for m in received}) == 6
     assert len({m.peer for m in received}) == 1  # one SMTP connection for the batch
+
+
+def test_a_batch_costs_a_few_queries_not_one_an_email(ctx, smtp):
+    # 45 people: more than two mark groups (each a commit), one claim.
+    names = [f"Person{n} Tester" for n in range(45)]
+    for n, name in enumerate(names):
+        accounts.request_signup(dict(CHAMPION, name=name, email=f"p{n}@example.org"))
+    db.session.commit()
+    ids = list(db.session.scalars(select(Delivery.id).order_by(Delivery.id)))
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert outbox.send_batch(ids) == {"sent": 45}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    # The claim, the people (a sign-in link reads no suppressions or
+    # unsubscribes), and a mark per 20 sends:
+    # nothing per email (people loaded again after a mark's commit would be 45 more).
+    assert len(statements) <= 6, statements
+    for n in range(len(names)):
+        (received,) = smtp.to(f"p{n}@example.org")
+        assert received.message["Subject"] == f"Confirm your place in Hearth, Person{n}"
