@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.outbox.models import Delivery
+from bench import smtp_baseline
 from bench.harness import ROOT, Environment
 from bench.population import insert_champions
 from bench.report import Row, ScenarioResult, Target
@@ -93,7 +94,7 @@ def run(quick: bool) -> ScenarioResult:
         baselines = []
         for _round in range(2):
             sink.reset()
-            baselines.append(_raw_smtp(env.smtp_port, count, mean_size))
+            baselines.append(smtp_baseline.measure(env.smtp_port, count, mean_size))
             if sink.count != count:
                 raise RuntimeError(f"the baseline delivered {sink.count} of {count}")
         baseline = {"seconds": sum(b["seconds"] for b in baselines) / 2,
@@ -159,14 +160,3 @@ def _listening(count: int, timeout: float, alive) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-def _raw_smtp(port: int, count: int, size: int) -> dict:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.smtp_baseline", "--port", str(port), "--count", str(count),
-         "--size", str(size)],
-        cwd=ROOT, capture_output=True, text=True, timeout=max(60.0, count / 50), check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the raw SMTP baseline failed: {completed.stderr[-2000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -30,7 +30,7 @@ from app import clock
 from app.extensions import db
 from app.outbox.models import Delivery
 from app.tick import tick
-from bench.delivery import _raw_smtp
+from bench import smtp_baseline
 from bench.harness import Environment, fresh_postgres
 from bench.population import insert_champions
 from bench.report import Row, ScenarioResult, percentile
@@ -77,7 +77,7 @@ def run(quick: bool) -> ScenarioResult:
         mean_size = round(sum(a[2] for a in arrivals) / max(len(arrivals), 1))
         env.sink.reset()
         count = min(len(arrivals), BASELINE_MAX)
-        baseline = _raw_smtp(env.smtp_port, count, mean_size)
+        baseline = smtp_baseline.measure(env.smtp_port, count, mean_size)
 
     rate = len(arrivals) / sending_seconds
     raw_rate = count / baseline["seconds"]

@@ -9,12 +9,28 @@ from __future__ import annotations
 import argparse
 import json
 import smtplib
+import subprocess
+import sys
 import time
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 SENDER = "hello@hearth.example.org"
+
+
+def measure(port: int, count: int, size: int) -> dict:
+    """Run the baseline in a process of its own; its JSON answer."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.smtp_baseline", "--port", str(port), "--count", str(count),
+         "--size", str(size)],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        timeout=max(60.0, count / 50), check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the raw SMTP baseline failed: {completed.stderr[-2000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def build(count: int, size: int) -> list[tuple[str, bytes]]:
