@@ -39,6 +39,7 @@ def key(person_id: int, circle_id: int, membership_id: int, kind: str, sequence:
 def _params(circle: Circle, member: Membership, **extra) -> dict:
     person = member.person
     following = schedule.upcoming(circle, clock.now(), NEXT_MEETINGS_SHOWN, include_cancelled=False)
+    generation = tokens.feed_generation(person.id)
     return {
         "circle_name": circle.name,
         "circle_purpose": circle.purpose_text,
@@ -46,8 +47,8 @@ def _params(circle: Circle, member: Membership, **extra) -> dict:
         "meetings": [schedule.when(m.start, m.end, person.timezone) for m in following],
         "links": {
             "leave": tokens.leave_url(person.id, member.id),
-            "calendar": tokens.webcal_url(person.id),
-            "calendar_https": tokens.feed_url(person.id),
+            "calendar": tokens.webcal_url(person.id, generation),
+            "calendar_https": tokens.feed_url(person.id, generation),
         },
         "reply_to": ["c", circle.id],
         **extra,

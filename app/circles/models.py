@@ -186,3 +186,15 @@ class CircleSetting(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL"), default=None
     )
+
+
+class CalendarFeed(db.Model):
+    """A person's calendar feed link, once they have replaced it: its token
+    names `generation`, and a token of an older generation no longer opens
+    the feed. No row: the first generation, the link Hearth has always given."""
+
+    __tablename__ = "calendar_feeds"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    generation: Mapped[int] = mapped_column(default=1)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.accounts.forms import timezone_names
 from app.accounts.models import Cohort, Person
-from app.circles import invites, placement, reminders, schedule
+from app.circles import invites, placement, reminders, schedule, tokens
 from app.circles.errors import (
     AlreadyMember,
     CircleEnded,
@@ -37,9 +37,11 @@ from app.circles.errors import (
     NotAMeeting,
     PersonNotFound,
     PlacementNotFound,
+    RsvpLinkInvalid,
 )
 from app.circles.models import (
     PURPOSES,
+    CalendarFeed,
     Circle,
     CircleSetting,
     MeetingChange,
@@ -729,17 +731,38 @@ def tick_circles(now: datetime | None = None) -> CircleReport:
 # -- the personal calendar feed --------------------------------------------------------------
 
 
-def feed_for(person_id: int) -> bytes:
-    """Every circle meeting of the person, as a subscribable calendar (no METHOD)."""
+def feed_for(person_id: int, generation: int = 1) -> bytes:
+    """Every circle meeting of the person, as a subscribable calendar (no METHOD).
+    `generation`: the one the link names; a replaced link opens nothing."""
     person = db.session.get(Person, person_id)
     if person is None:
         raise PersonNotFound("There is no account for this calendar link any more.")
+    if generation != tokens.feed_generation(person_id):
+        raise RsvpLinkInvalid("This calendar link was replaced by a newer one, on your Hearth page.")
     events = []
     for circle in circles_of(person.id):
         member = membership_of(circle.id, person.id)
         partstat = member.series_partstat or "NEEDS-ACTION"
         events.append((schedule.series_of(circle), [Attendee(person.email, person.name, partstat)]))
     return feed(events, name="Hearth circles", dtstamp=clock.now())
+
+
+def replace_feed(person_id: int) -> int:
+    """A new calendar feed link for the person; every older one stops working
+    (it was shared by mistake). Returns the new generation; the caller commits."""
+    feed = db.session.get(CalendarFeed, person_id)
+    now = clock.now()
+    if feed is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(CalendarFeed(person_id=person_id, generation=2, replaced_at=now))
+            return 2
+        except IntegrityError:  # a second press at the same moment made the row
+            feed = db.session.get(CalendarFeed, person_id, populate_existing=True)
+    feed.generation += 1
+    feed.replaced_at = now
+    db.session.flush()
+    return feed.generation
 
 
 # -- what Hearth holds about a person (for their data export) -------------------------------

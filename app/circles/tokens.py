@@ -1,7 +1,9 @@
 """Signed tokens in circle links (itsdangerous, like unsubscribe links): an
 RSVP page per member and meeting, a leave page per membership, and a
 personal calendar feed. Each names its purpose in the salt, so one kind of
-token never opens another kind of page."""
+token never opens another kind of page. A feed link also names its
+generation: a person who replaces it (it was shared by mistake) makes every
+older link stop working."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ from datetime import UTC, datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
 
 from app import links
 from app.circles.errors import RsvpLinkInvalid
+from app.circles.models import CalendarFeed
+from app.extensions import db
 
 
 def _serializer(purpose: str) -> URLSafeSerializer:
@@ -79,26 +84,38 @@ def leave_url(person_id: int, membership_id: int) -> str:
     return links.url(f"/circles/leave/{leave_token(person_id, membership_id)}")
 
 
-def feed_token(person_id: int) -> str:
-    return _serializer("feed").dumps([person_id])
+def feed_generation(person_id: int) -> int:
+    """Which generation of the feed link is the person's now (1 until replaced)."""
+    return db.session.scalar(
+        select(CalendarFeed.generation).where(CalendarFeed.person_id == person_id)
+    ) or 1
 
 
-def read_feed_token(token: str) -> int:
+def feed_token(person_id: int, generation: int | None = None) -> str:
+    generation = generation or feed_generation(person_id)
+    # The first generation keeps the shape links had before they could be
+    # replaced ([person]), so the links in emails already sent go on working.
+    return _serializer("feed").dumps([person_id] if generation == 1 else [person_id, generation])
+
+
+def read_feed_token(token: str) -> tuple[int, int]:
+    """(person id, generation) a feed link names."""
     value = _load("feed", token)
-    if len(value) != 1:
+    if len(value) not in (1, 2):
         raise RsvpLinkInvalid("This calendar link is not valid.")
     try:
-        return int(value[0])
+        person_id, generation = int(value[0]), int(value[1]) if len(value) == 2 else 1
     except (TypeError, ValueError) as error:
         raise RsvpLinkInvalid("This calendar link is not valid.") from error
+    return person_id, generation
 
 
-def feed_url(person_id: int) -> str:
+def feed_url(person_id: int, generation: int | None = None) -> str:
     """https link of the person's calendar feed (`/calendar/<token>.ics`)."""
-    return links.url(f"/calendar/{feed_token(person_id)}.ics")
+    return links.url(f"/calendar/{feed_token(person_id, generation)}.ics")
 
 
-def webcal_url(person_id: int) -> str:
+def webcal_url(person_id: int, generation: int | None = None) -> str:
     """The same feed as a webcal:// link: calendar apps subscribe to it in one click."""
-    url = feed_url(person_id)
+    url = feed_url(person_id, generation)
     return "webcal://" + url.split("://", 1)[1]

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from sqlalchemy import select
 
 from app import clock
-from app.accounts.auth import coordinator_required, current_person
+from app.accounts.auth import coordinator_required, current_person, login_required
 from app.circles import forms, placement, rsvps, schedule, service, tokens
 from app.circles.errors import CircleError, NotAMeeting, PersonNotFound, RsvpLinkInvalid
 from app.circles.models import Circle, Membership, Placement
@@ -36,9 +36,24 @@ def _calendar_feed():
         person = current_person()
         if person is None:
             return None
-        return {"https": tokens.feed_url(person.id), "webcal": tokens.webcal_url(person.id)}
+        generation = tokens.feed_generation(person.id)
+        return {"https": tokens.feed_url(person.id, generation),
+                "webcal": tokens.webcal_url(person.id, generation),
+                "replace_form": forms.CsrfOnlyForm()}
 
     return {"calendar_feed": calendar_feed}
+
+
+@bp.post("/me/calendar")
+@login_required
+def replace_calendar_feed():
+    """A new feed link for the signed-in person; the old one stops working."""
+    if not forms.CsrfOnlyForm().validate_on_submit():
+        abort(400, "The form expired. Reload your page and press the button again.")
+    service.replace_feed(current_person().id)
+    db.session.commit()
+    flash("Your calendar has a new link, below. The old one no longer works: subscribe again with the new one.")
+    return redirect(url_for("accounts.me"))
 
 
 def _link_problem(error: CircleError):
@@ -101,10 +116,9 @@ def leave(token: str):
 @bp.get("/calendar/<token>.ics")
 def calendar_feed(token: str):
     try:
-        person_id = tokens.read_feed_token(token)
-        body = service.feed_for(person_id)
-    except CircleError:
-        abort(404, "This calendar link is not valid.")
+        body = service.feed_for(*tokens.read_feed_token(token))
+    except CircleError as error:
+        abort(404, str(error))
     return Response(
         body,
         mimetype="text/calendar",

@@ -126,6 +126,50 @@ def test_the_personal_feed_holds_every_meeting_of_the_person(app, client, tz):
     assert client.get("/calendar/forged.ics").status_code == 404
 
 
+_FEED = re.compile(r'<code class="mono">http://hearth\.test(/calendar/[^<]+\.ics)</code>')
+
+
+def _feed_path_on_me(client) -> str:
+    match = _FEED.search(client.get("/me").get_data(as_text=True))
+    assert match, "no calendar link on /me"
+    return match.group(1)
+
+
+def test_a_person_replaces_a_shared_calendar_link_and_the_old_one_stops_working(app, client):
+    ada = person(app, "ada@example.org", "Ada Okafor", "Europe/Berlin")
+    join(app, circle(app, name="Riverside circle"), ada)
+    with app.test_request_context():
+        from app.circles import service as circles
+
+        emailed = circles.feed_url(ada).removeprefix("http://hearth.test")  # as in an invitation
+    assert client.post("/me/calendar").status_code == 302  # signed out: to the sign-in page
+    sign_in(client, ada)
+    first = _feed_path_on_me(client)
+    assert first == emailed and _feed_path_on_me(client) == first  # showing it changes nothing
+    assert client.get(first).status_code == 200
+
+    assert client.post("/me/calendar").status_code == 400  # no CSRF token: nothing happens
+    assert _feed_path_on_me(client) == first
+
+    replaced = submit(client, "/me", {}, action="/me/calendar")
+    assert replaced.status_code == 302 and replaced.location.endswith("/me")
+    page = client.get("/me").get_data(as_text=True)
+    assert "Your calendar has a new link, below. The old one no longer works" in page
+    second = _feed_path_on_me(client)
+    assert second != first
+    gone = client.get(first)
+    assert gone.status_code == 404 and "replaced by a newer one" in gone.get_data(as_text=True)
+    feed = client.get(second)
+    assert feed.status_code == 200 and "Riverside circle" in feed.get_data(as_text=True)
+    with app.test_request_context():
+        assert circles.feed_url(ada).removeprefix("http://hearth.test") == second  # the next emails'
+
+    submit(client, "/me", {}, action="/me/calendar")
+    third = _feed_path_on_me(client)
+    assert len({first, second, third}) == 3
+    assert [client.get(path).status_code for path in (first, second, third)] == [404, 404, 200]
+
+
 def test_a_coordinator_confirms_a_placement_and_sets_automatic_placement(app, client, smtp, drain):
     from app.circles import service as circles
 
