@@ -6,6 +6,7 @@ HEARTH_REQUIRE_BROWSER=1 (set by .ci/run) turns that skip into a failure."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from contextlib import contextmanager
@@ -75,3 +76,17 @@ def chromium_page(timezone_id: str = "Europe/Berlin", **context_options):
             yield page
         finally:
             browser.close()
+
+
+def sign_in_by_email(page, url: str, smtp, drain, email: str) -> None:
+    """Ask for a sign-in link at /login, open it from the captured email,
+    press Continue: the page is then on /me."""
+    page.goto(f"{url}/login")
+    page.fill("#email", email)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Check your email")
+    drain()
+    received = smtp.wait_for(to=email, subject="sign-in link")
+    page.goto(re.search(rf"{re.escape(url)}/auth/\S+", received.text).group(0))
+    page.click("text=Continue")
+    page.wait_for_url(f"{url}/me")

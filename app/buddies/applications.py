@@ -13,7 +13,7 @@ from app import clock, links, queues
 from app.accounts import service as accounts
 from app.accounts.errors import TokenInvalid
 from app.accounts.models import LANGUAGES, ORGANISATION_KINDS, Person
-from app.buddies.errors import NotApprovable, PersonNotFound
+from app.buddies.errors import NotABuddy, NotApprovable, PersonNotFound
 from app.buddies.models import OPEN_STATUSES, BuddyProfile, Pair
 from app.extensions import db
 from app.outbox import service as outbox
@@ -72,6 +72,27 @@ def apply(data: dict) -> Person:
         queue=queues.LOGIN,
     )
     return person
+
+
+def approved_profile(person_id: int) -> BuddyProfile:
+    """The person's buddy profile, when a coordinator approved it."""
+    profile = BuddyProfile.of(person_id)
+    if profile is None or profile.status != "approved":
+        raise NotABuddy("Only an approved buddy has a buddy profile to edit.")
+    return profile
+
+
+def update_profile(person_id: int, data: dict) -> BuddyProfile:
+    """An approved buddy changes their own profile. A lower capacity (0: no
+    new champions for now) holds back new proposals only: pairs already
+    running go on, and matching sees the new number at once."""
+    profile = approved_profile(person_id)
+    profile.languages = [code for code in LANGUAGES if code in data["languages"]]
+    profile.organisation_kinds = [k for k in ORGANISATION_KINDS if k in data["organisation_kinds"]]
+    profile.bio = (data.get("bio") or "").strip()
+    profile.capacity = int(data["capacity"])
+    db.session.flush()
+    return profile
 
 
 def peek_application_token(raw: str) -> None:

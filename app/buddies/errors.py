@@ -32,3 +32,7 @@ class NoMatch(BuddyError):
 
 class CannotPropose(BuddyError):
     """This champion and buddy cannot be proposed (already paired, at capacity, ...)."""
+
+
+class NotABuddy(BuddyError):
+    """The person has no approved buddy profile to edit."""

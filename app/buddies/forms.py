@@ -25,6 +25,8 @@ from app.accounts.forms import email_address, iana_timezone, single_line
 from app.accounts.models import LANGUAGES, ORGANISATION_KINDS
 
 CAPACITIES = {str(n): f"{n} champion{'s' if n > 1 else ''}" for n in range(1, 6)}
+# An approved buddy may also stop new proposals for a while, keeping their pairs.
+CAPACITIES_NOW = {"0": "No new champions for now", **CAPACITIES}
 
 
 class CheckboxesField(SelectMultipleField):
@@ -32,6 +34,34 @@ class CheckboxesField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+# What champions read of a buddy: asked when they apply, theirs to change
+# later. Factories, so that each form keeps its own order of fields.
+def _languages() -> CheckboxesField:
+    return CheckboxesField(
+        "Languages you can support a champion in",
+        choices=LANGUAGES,
+        validators=[DataRequired("Please choose at least one language.")],
+    )
+
+
+def _organisation_kinds() -> CheckboxesField:
+    return CheckboxesField(
+        "Kinds of organisation you have implemented sociocracy in",
+        choices=ORGANISATION_KINDS,
+        validators=[DataRequired("Please choose at least one kind of organisation.")],
+    )
+
+
+def _bio() -> TextAreaField:
+    return TextAreaField(
+        "A short introduction",
+        validators=[
+            DataRequired("Please write a few sentences about yourself for your future champions."),
+            Length(max=1500, message="Please keep this under 1,500 characters."),
+        ],
+    )
 
 
 class JoinForm(FlaskForm):
@@ -45,11 +75,7 @@ class JoinForm(FlaskForm):
     timezone = StringField(
         "Time zone", validators=[DataRequired("Please choose your time zone."), iana_timezone]
     )
-    languages = CheckboxesField(
-        "Languages you can support a champion in",
-        choices=LANGUAGES,
-        validators=[DataRequired("Please choose at least one language.")],
-    )
+    languages = _languages()
     years_experience = IntegerField(
         "Years of experience with sociocracy",
         validators=[
@@ -57,18 +83,8 @@ class JoinForm(FlaskForm):
             NumberRange(min=0, max=60, message="Please give a number of years between 0 and 60."),
         ],
     )
-    organisation_kinds = CheckboxesField(
-        "Kinds of organisation you have implemented sociocracy in",
-        choices=ORGANISATION_KINDS,
-        validators=[DataRequired("Please choose at least one kind of organisation.")],
-    )
-    bio = TextAreaField(
-        "A short introduction",
-        validators=[
-            DataRequired("Please write a few sentences about yourself for your future champions."),
-            Length(max=1500, message="Please keep this under 1,500 characters."),
-        ],
-    )
+    organisation_kinds = _organisation_kinds()
+    bio = _bio()
     capacity = SelectField(
         "How many champions can you support at once?",
         choices=CAPACITIES,
@@ -80,6 +96,19 @@ class JoinForm(FlaskForm):
         validators=[
             InputRequired("Hearth works by email: please agree to receive the buddy programme's emails.")
         ],
+    )
+
+
+class ProfileForm(FlaskForm):
+    """An approved buddy's own profile, from /me/buddy."""
+
+    languages = _languages()
+    organisation_kinds = _organisation_kinds()
+    bio = _bio()
+    capacity = SelectField(
+        "How many champions can you support at once?",
+        choices=CAPACITIES_NOW,
+        validators=[InputRequired("Please choose how many champions you can support.")],
     )
 
 

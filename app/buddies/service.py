@@ -209,6 +209,13 @@ def set_auto_matching(on: bool, coordinator_id: int | None = None) -> None:
 # -- matching ---------------------------------------------------------------------
 
 
+def champions_of(buddy_id: int) -> int:
+    """How many champions the buddy knows they walk with now: proposed to
+    them or running (a suggestion only coordinators have seen is left out)."""
+    return db.session.scalar(select(func.count(Pair.id)).where(
+        Pair.buddy_id == buddy_id, Pair.status.in_(("proposed", "active")))) or 0
+
+
 def _load(buddy_id: int, except_pair_id: int | None = None) -> int:
     query = select(func.count(Pair.id)).where(Pair.buddy_id == buddy_id, Pair.status.in_(OPEN_STATUSES))
     if except_pair_id is not None:

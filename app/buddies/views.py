@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from app import clock
-from app.accounts.auth import coordinator_required, current_person, sign_in
+from app.accounts.auth import coordinator_required, current_person, login_required, sign_in
 from app.accounts.errors import TokenInvalid
 from app.accounts.models import LANGUAGES, ORGANISATION_KINDS
 from app.accounts.views import auth_per_address, auth_per_ip
@@ -22,6 +22,7 @@ from app.buddies.forms import (
     ObjectForm,
     OverrideForm,
     PersonActionForm,
+    ProfileForm,
     ProposeForm,
     ResolveForm,
 )
@@ -36,6 +37,33 @@ admin = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.app_template_global("programme_criteria")
 def _programme_criteria():
     return qualification.programme_criteria()
+
+
+# -- a buddy's own profile --------------------------------------------------------------
+
+
+@bp.route("/me/buddy", methods=["GET", "POST"])
+@login_required
+def my_profile():
+    """An approved buddy edits what champions read of them, and how many they take on."""
+    person = current_person()
+    try:
+        profile = applications.approved_profile(person.id)
+    except BuddyError as error:
+        abort(404, str(error))
+    form = ProfileForm(obj=profile)
+    if request.method == "GET":
+        form.capacity.data = str(profile.capacity)
+        return render_template("buddies/my_profile.html", form=form, profile=profile,
+                               load=service.champions_of(person.id))
+    if not form.validate_on_submit():
+        return render_template("buddies/my_profile.html", form=form, profile=profile,
+                               load=service.champions_of(person.id)), 422
+    applications.update_profile(person.id, form.data)
+    db.session.commit()
+    flash("Your buddy profile is saved." if profile.capacity else
+          "Your buddy profile is saved. No new champions will be proposed to you until you choose a number again.")
+    return redirect(url_for("accounts.me"))
 
 
 # -- applying ------------------------------------------------------------------------

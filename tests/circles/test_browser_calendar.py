@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.browser import ARTIFACTS, chromium_page, live_server, require_browser
+from tests.browser import ARTIFACTS, chromium_page, live_server, require_browser, sign_in_by_email
 from tests.circles.conftest import circle, join, person
 
 pytestmark = pytest.mark.browser
@@ -22,15 +20,7 @@ def test_a_member_replaces_their_calendar_link_from_me(app, smtp, drain):
     ada = person(app, "ada@example.org", "Ada Okafor", "Europe/Berlin")
     join(app, circle(app, name="Riverside circle"), ada)
     with live_server(app) as url, chromium_page(viewport={"width": 1100, "height": 900}) as page:
-        page.goto(f"{url}/login")
-        page.fill("#email", "ada@example.org")
-        page.click("button[type=submit]")
-        page.wait_for_selector("text=Check your email")
-        drain()
-        email = smtp.wait_for(to="ada@example.org", subject="sign-in link")
-        page.goto(re.search(rf"{re.escape(url)}/auth/\S+", email.text).group(0))
-        page.click("text=Continue")
-        page.wait_for_url(f"{url}/me")
+        sign_in_by_email(page, url, smtp, drain, "ada@example.org")
 
         section = page.locator("#calendar")
         old = section.locator("code").inner_text()
