@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import redis
 from flask import Flask, request
@@ -28,6 +28,7 @@ from rq import Queue
 from sqlalchemy import bindparam, create_engine, select
 
 import app as _hearth  # noqa: F401  (its Engine "connect" hook: WAL, synchronous=NORMAL, busy timeout)
+from app import clock
 from app.accounts.forms import SignupForm
 from app.accounts.models import LoginToken, Organisation, Person
 from app.outbox.models import Delivery
@@ -66,7 +67,7 @@ def create() -> Flask:
             return page.render(form=form)
         if not form.validate_on_submit():
             return page.render(form=form), 422
-        now = datetime.now(UTC)
+        now = clock.now()
         data = form.data
         email = data["email"]
         raw = secrets.token_urlsafe(32)

@@ -17,12 +17,10 @@ twice, and the mean taken (one run alone moves by a fifth here).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -30,7 +28,7 @@ from app import clock
 from app.extensions import db
 from app.outbox.models import Delivery
 from bench import smtp_baseline
-from bench.harness import ROOT, Environment
+from bench.harness import ROOT, Environment, cpu_seconds
 from bench.population import insert_champions
 from bench.report import Row, ScenarioResult, Target
 
@@ -55,7 +53,7 @@ def run(quick: bool) -> ScenarioResult:
             startup_seconds = time.perf_counter() - spawned
 
             clock_process = _ready_tick(env)
-            cpu_before = [_cpu_seconds(w.pid) for w in workers]
+            cpu_before = [cpu_seconds(w.pid) for w in workers]
             started, started_wall = time.perf_counter(), time.time()
             clock_process.stdin.write("tick\n")
             clock_process.stdin.flush()
@@ -85,7 +83,7 @@ def run(quick: bool) -> ScenarioResult:
         mean_size = round(sum(sizes) / len(sizes))
         # CPU the workers spent on this run's sends (start-up excluded): far
         # steadier than the rate on a shared, noisy machine.
-        worker_cpu = sum(_cpu_seconds(w.pid) for w in workers) - sum(cpu_before)
+        worker_cpu = sum(cpu_seconds(w.pid) for w in workers) - sum(cpu_before)
         for worker in workers:
             env.stop(worker)
 
@@ -139,13 +137,6 @@ def _ready_tick(env: Environment) -> subprocess.Popen:
         process.kill()
         raise RuntimeError("bench.tick_once did not start")
     return process
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a running process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    # After the ")" of the command name: utime and stime are fields 14 and 15 of stat(5).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _listening(count: int, timeout: float, alive) -> bool:

@@ -36,6 +36,26 @@ SENDER = "Hearth <hello@hearth.example.org>"
 log = logging.getLogger("bench")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc/<pid>/stat (Linux);
+    0 when it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    # After the ")" of the command name: utime and stime are fields 14 and 15 of stat(5).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of the children of `pid` (gunicorn's workers); nan when it has gone."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    return sum(cpu_seconds(int(child)) for child in children)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -19,7 +19,6 @@ to the target is the stack's and how much Hearth's.
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import subprocess
 import threading
@@ -27,10 +26,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.harness import BIN, Environment, free_port, wait_until
+from bench.harness import BIN, Environment, children_cpu_seconds, free_port, wait_until
 from bench.report import Row, ScenarioResult, Target, percentile
 
 CLIENTS = 8
@@ -135,26 +133,10 @@ class Run:
     client_cpu: float = 0.0
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of the children of `pid` (gunicorn's workers), from /proc."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return float("nan")
-    ticks = 0
-    for child in children:
-        try:
-            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def _load(port: int, route: str, warmup: float, duration: float, server_pid: int) -> Run:
     """CLIENTS threads on `route` for `warmup` + `duration` seconds; only
     requests both started and finished after the warm-up count."""
-    server_cpu, client_cpu = _cpu_seconds(server_pid), time.process_time()
+    server_cpu, client_cpu = children_cpu_seconds(server_pid), time.process_time()
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + duration
@@ -170,7 +152,7 @@ def _load(port: int, route: str, warmup: float, duration: float, server_pid: int
         thread.join(timeout=warmup + duration + 30)
     if any(thread.is_alive() for thread in threads):
         raise RuntimeError(f"{route} clients did not finish")
-    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    server_cpu = children_cpu_seconds(server_pid) - server_cpu
     client_cpu = time.process_time() - client_cpu
     failures: dict[str, int] = {}
     for r in results:

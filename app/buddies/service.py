@@ -212,12 +212,12 @@ def set_auto_matching(on: bool, coordinator_id: int | None = None) -> None:
 def champions_of(buddy_id: int) -> int:
     """How many champions the buddy knows they walk with now: proposed to
     them or running (a suggestion only coordinators have seen is left out)."""
-    return db.session.scalar(select(func.count(Pair.id)).where(
-        Pair.buddy_id == buddy_id, Pair.status.in_(("proposed", "active")))) or 0
+    return _load(buddy_id, statuses=("proposed", "active"))
 
 
-def _load(buddy_id: int, except_pair_id: int | None = None) -> int:
-    query = select(func.count(Pair.id)).where(Pair.buddy_id == buddy_id, Pair.status.in_(OPEN_STATUSES))
+def _load(buddy_id: int, except_pair_id: int | None = None, statuses=OPEN_STATUSES) -> int:
+    """Pairs of the buddy in `statuses` (by default: those holding one of their places)."""
+    query = select(func.count(Pair.id)).where(Pair.buddy_id == buddy_id, Pair.status.in_(statuses))
     if except_pair_id is not None:
         query = query.where(Pair.id != except_pair_id)
     return db.session.scalar(query) or 0

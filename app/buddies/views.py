@@ -54,16 +54,14 @@ def my_profile():
     form = ProfileForm(obj=profile)
     if request.method == "GET":
         form.capacity.data = str(profile.capacity)
-        return render_template("buddies/my_profile.html", form=form, profile=profile,
-                               load=service.champions_of(person.id))
-    if not form.validate_on_submit():
-        return render_template("buddies/my_profile.html", form=form, profile=profile,
-                               load=service.champions_of(person.id)), 422
-    applications.update_profile(person.id, form.data)
-    db.session.commit()
-    flash("Your buddy profile is saved." if profile.capacity else
-          "Your buddy profile is saved. No new champions will be proposed to you until you choose a number again.")
-    return redirect(url_for("accounts.me"))
+    elif form.validate_on_submit():
+        applications.update_profile(person.id, form.data)
+        db.session.commit()
+        flash("Your buddy profile is saved." if profile.capacity else
+              "Your buddy profile is saved. No new champions will be proposed to you until you choose a number again.")
+        return redirect(url_for("accounts.me"))
+    return render_template("buddies/my_profile.html", form=form, load=service.champions_of(person.id)), (
+        200 if request.method == "GET" else 422)
 
 
 # -- applying ------------------------------------------------------------------------

@@ -103,8 +103,9 @@ def read_feed_token(token: str) -> tuple[int, int]:
     value = _load("feed", token)
     if len(value) not in (1, 2):
         raise RsvpLinkInvalid("This calendar link is not valid.")
+    person, generation = value if len(value) == 2 else (value[0], 1)
     try:
-        person_id, generation = int(value[0]), int(value[1]) if len(value) == 2 else 1
+        person_id, generation = int(person), int(generation)
     except (TypeError, ValueError) as error:
         raise RsvpLinkInvalid("This calendar link is not valid.") from error
     return person_id, generation
